@@ -1,0 +1,724 @@
+//! The ROS-to-Arrow type mapping and the message decoder.
+//!
+//! A [`Layout`] is compiled once per message definition: the Arrow schema of
+//! the topic table and a template tree of column buffers that mirrors it.
+//! A [`MessageDecoder`] clones that template and decodes each message's
+//! bytes straight into the buffers (no intermediate value tree), then
+//! [`MessageDecoder::finish`] turns them into a [`RecordBatch`].
+//!
+//! The buffers are plain `Vec`s rather than Arrow builders because a message
+//! that does not decode to exactly its length must be dropped alone after
+//! some of its fields were already appended: every buffer here can be
+//! truncated back to a row count, which Arrow's builders cannot.
+//!
+//! The mapping (see `CONTRACT.md`, "Topic tables"):
+//!
+//! | ROS | Arrow |
+//! | --- | --- |
+//! | bool | Boolean |
+//! | int8/byte, int16, int32, int64 | Int8, Int16, Int32, Int64 |
+//! | uint8/char, uint16, uint32 | Int16, Int32, Int64 (widened) |
+//! | uint64 | Decimal128(20, 0) |
+//! | float32, float64 | Float32, Float64 |
+//! | string | Utf8 (invalid UTF-8 replaced by U+FFFD and counted) |
+//! | time, duration | Int64 ns, `sec * 1e9 + nsec`, not normalised |
+//! | nested message | Struct |
+//! | `T[]`, `T[N]` | List<T> |
+//! | `uint8[]`, `uint8[N]`, `char[]`, `char[N]` | Binary |
+//!
+//! Fields whose type is a message with no columns (like `std_msgs/Empty`),
+//! and arrays of such messages, are left out of the schema; their bytes are
+//! still walked on the wire.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int8Array,
+    Int16Array, Int32Array, Int64Array, ListArray, RecordBatch, RecordBatchOptions, StringArray,
+    StructArray,
+};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
+
+use crate::error::{Error, Result};
+use crate::msgdef::{Arity, FieldType, MessageType, Primitive};
+
+/// Name of the receive-time column that leads every topic table.
+pub const LOG_TIME_COLUMN: &str = "log_time_ns";
+
+/// Precision of the decimal that holds a `uint64` (20 digits hold 2^64 - 1).
+pub const UINT64_PRECISION: u8 = 20;
+
+/// The Arrow type a ROS primitive maps to (scalar, not in an array).
+pub fn primitive_type(p: Primitive) -> DataType {
+    match p {
+        Primitive::Bool => DataType::Boolean,
+        Primitive::Int8 => DataType::Int8,
+        Primitive::UInt8 | Primitive::Int16 => DataType::Int16,
+        Primitive::UInt16 | Primitive::Int32 => DataType::Int32,
+        Primitive::UInt32 | Primitive::Int64 | Primitive::Time | Primitive::Duration => {
+            DataType::Int64
+        }
+        Primitive::UInt64 => DataType::Decimal128(UINT64_PRECISION, 0),
+        Primitive::Float32 => DataType::Float32,
+        Primitive::Float64 => DataType::Float64,
+        Primitive::String => DataType::Utf8,
+    }
+}
+
+/// A compiled message layout: the table schema and the decoder template.
+#[derive(Debug)]
+pub struct Layout {
+    datatype: String,
+    schema: SchemaRef,
+    root: Col,
+    root_min_size: usize,
+}
+
+impl Layout {
+    /// Compiles the layout of a parsed message type.
+    pub fn new(msg: &MessageType) -> Layout {
+        let (fields, slots, min) = compile_struct(msg);
+        let mut schema_fields = vec![Arc::new(Field::new(
+            LOG_TIME_COLUMN,
+            DataType::Int64,
+            false,
+        ))];
+        schema_fields.extend(fields.iter().cloned());
+        Layout {
+            datatype: msg.name.clone(),
+            schema: Arc::new(Schema::new(schema_fields)),
+            root: Col::Struct {
+                fields,
+                slots,
+                len: 0,
+            },
+            root_min_size: min,
+        }
+    }
+
+    /// The schema of the topic table: `log_time_ns`, then one column per
+    /// top-level field with columns.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The ROS type this layout decodes.
+    pub fn datatype(&self) -> &str {
+        &self.datatype
+    }
+
+    /// Whether any column, at any depth, is Binary (images, point clouds).
+    pub fn has_binary(&self) -> bool {
+        fn walk(dt: &DataType) -> bool {
+            match dt {
+                DataType::Binary => true,
+                DataType::List(f) => walk(f.data_type()),
+                DataType::Struct(fs) => fs.iter().any(|f| walk(f.data_type())),
+                _ => false,
+            }
+        }
+        self.schema.fields().iter().any(|f| walk(f.data_type()))
+    }
+}
+
+/// Decodes messages of one layout into column buffers.
+#[derive(Debug)]
+pub struct MessageDecoder {
+    layout: Arc<Layout>,
+    times: Vec<i64>,
+    root: Col,
+    invalid_utf8: u64,
+}
+
+impl MessageDecoder {
+    /// A decoder with empty buffers.
+    pub fn new(layout: Arc<Layout>) -> MessageDecoder {
+        MessageDecoder {
+            root: layout.root.clone(),
+            layout,
+            times: Vec::new(),
+            invalid_utf8: 0,
+        }
+    }
+
+    /// Rows decoded since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether no row was decoded since the last finish.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Strings whose invalid UTF-8 was replaced, since the decoder was made.
+    pub fn invalid_utf8(&self) -> u64 {
+        self.invalid_utf8
+    }
+
+    /// Decodes one message as a row. On error nothing is appended: the
+    /// message must decode to exactly its length.
+    pub fn decode(&mut self, log_time_ns: i64, bytes: &[u8]) -> Result<()> {
+        let rows = self.times.len();
+        let utf8_before = self.invalid_utf8;
+        let mut cur = Cursor { buf: bytes, pos: 0 };
+        let outcome = if bytes.len() < self.layout.root_min_size {
+            Err(format!(
+                "{} bytes, but a {} needs at least {}",
+                bytes.len(),
+                self.layout.datatype,
+                self.layout.root_min_size
+            ))
+        } else {
+            self.root
+                .decode_one(&mut cur, &mut self.invalid_utf8)
+                .and_then(|()| match cur.remaining() {
+                    0 => Ok(()),
+                    left => Err(format!(
+                        "decoded {} of its {} bytes ({left} left over)",
+                        cur.pos,
+                        bytes.len()
+                    )),
+                })
+        };
+        match outcome {
+            Ok(()) => {
+                self.times.push(log_time_ns);
+                Ok(())
+            }
+            Err(reason) => {
+                self.root.truncate(rows);
+                self.invalid_utf8 = utf8_before;
+                Err(Error::Decode {
+                    reason: format!("{} message: {reason}", self.layout.datatype),
+                })
+            }
+        }
+    }
+
+    /// Takes the decoded rows as a record batch and empties the buffers.
+    pub fn finish(&mut self) -> RecordBatch {
+        let times = std::mem::take(&mut self.times);
+        let rows = times.len();
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(times))];
+        let Col::Struct { slots, len, .. } = &mut self.root else {
+            unreachable!("the root of a layout is a struct")
+        };
+        *len = 0;
+        columns.extend(slots.iter_mut().filter_map(|s| match s {
+            Slot::Col(c) => Some(c.finish()),
+            Slot::Skip(_) => None,
+        }));
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(self.layout.schema.clone(), columns, &options)
+            .expect("the decoder's columns match the schema it was compiled with")
+    }
+}
+
+/// A bounds-checked little-endian reader over one message's bytes.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+type DecodeResult<T = ()> = std::result::Result<T, String>;
+
+impl<'a> Cursor<'a> {
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(format!(
+                "needs {n} bytes at byte {}, only {} remain",
+                self.pos,
+                self.remaining()
+            ));
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> DecodeResult<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    /// A length prefix, checked against the bytes that remain: `n` elements
+    /// of at least `min_size` bytes each must fit, so no array or string
+    /// can claim more memory than the message holds.
+    fn length(&mut self, min_size: usize) -> DecodeResult<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.remaining() {
+            return Err(format!(
+                "length {n} at byte {} needs at least {} bytes, only {} remain",
+                self.pos - 4,
+                n.saturating_mul(min_size),
+                self.remaining()
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// A variable-length byte column (Utf8 or Binary): offsets and values.
+#[derive(Debug, Clone)]
+struct VarBytes {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+}
+
+impl VarBytes {
+    fn new() -> VarBytes {
+        VarBytes {
+            offsets: vec![0],
+            data: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> DecodeResult {
+        self.data.extend_from_slice(bytes);
+        let end = i32::try_from(self.data.len())
+            .map_err(|_| "more than 2 GiB of string or binary data in one batch".to_string())?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        self.offsets.truncate(rows + 1);
+        self.data.truncate(self.offsets[rows] as usize);
+    }
+
+    fn take_parts(&mut self) -> (OffsetBuffer<i32>, Buffer) {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let data = std::mem::take(&mut self.data);
+        (
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(data),
+        )
+    }
+}
+
+/// One column's buffers, shaped like its Arrow type.
+#[derive(Debug, Clone)]
+enum Col {
+    Bool(Vec<bool>),
+    Int8(Vec<i8>),
+    UInt8(Vec<i16>),
+    Int16(Vec<i16>),
+    UInt16(Vec<i32>),
+    Int32(Vec<i32>),
+    UInt32(Vec<i64>),
+    Int64(Vec<i64>),
+    UInt64(Vec<i128>),
+    Float32(Vec<f32>),
+    Float64(Vec<f64>),
+    Time(Vec<i64>),
+    Duration(Vec<i64>),
+    Utf8(VarBytes),
+    /// `uint8[]`/`char[]`, variable or fixed.
+    Binary(Arity, VarBytes),
+    List {
+        arity: Arity,
+        offsets: Vec<i32>,
+        item: FieldRef,
+        child: Box<Col>,
+        child_min: usize,
+    },
+    Struct {
+        fields: Fields,
+        slots: Vec<Slot>,
+        len: usize,
+    },
+}
+
+/// A field of a struct: a column, or bytes walked and dropped.
+#[derive(Debug, Clone)]
+enum Slot {
+    Col(Col),
+    Skip(Skip),
+}
+
+/// The wire shape of a field that has no column (empty messages).
+#[derive(Debug, Clone)]
+enum Skip {
+    Fixed(usize),
+    Array { arity: Arity, elem: Box<Skip> },
+    Seq(Vec<Skip>),
+}
+
+impl Skip {
+    fn walk(&self, cur: &mut Cursor) -> DecodeResult {
+        match self {
+            Skip::Fixed(n) => cur.take(*n).map(|_| ()),
+            Skip::Seq(parts) => parts.iter().try_for_each(|p| p.walk(cur)),
+            Skip::Array { arity, elem } => {
+                let n = match arity {
+                    Arity::Variable => cur.length(elem.min_size())?,
+                    Arity::Fixed(n) => *n,
+                    Arity::Scalar => 1,
+                };
+                match elem.as_ref() {
+                    // Elements of no bytes: nothing to walk, however many.
+                    Skip::Fixed(0) => Ok(()),
+                    Skip::Fixed(k) => cur.take(n.saturating_mul(*k)).map(|_| ()),
+                    other => (0..n).try_for_each(|_| other.walk(cur)),
+                }
+            }
+        }
+    }
+
+    fn min_size(&self) -> usize {
+        match self {
+            Skip::Fixed(n) => *n,
+            Skip::Seq(parts) => parts.iter().map(Skip::min_size).sum(),
+            Skip::Array {
+                arity: Arity::Variable,
+                ..
+            } => 4,
+            Skip::Array {
+                arity: Arity::Fixed(n),
+                elem,
+            } => n.saturating_mul(elem.min_size()),
+            Skip::Array { elem, .. } => elem.min_size(),
+        }
+    }
+}
+
+/// The wire shape of a message type whose fields have no columns.
+fn skip_of(msg: &MessageType) -> Skip {
+    Skip::Seq(
+        msg.fields
+            .iter()
+            .map(|f| {
+                let elem = match &f.ty {
+                    FieldType::Primitive(p) => match p.fixed_size() {
+                        Some(n) => Skip::Fixed(n),
+                        None => Skip::Array {
+                            arity: Arity::Variable,
+                            elem: Box::new(Skip::Fixed(1)),
+                        },
+                    },
+                    FieldType::Message(m) => skip_of(m),
+                };
+                match f.arity {
+                    Arity::Scalar => elem,
+                    arity => Skip::Array {
+                        arity,
+                        elem: Box::new(elem),
+                    },
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Compiles a message type into its struct fields, slots and minimum wire
+/// size. The fields are empty when the type has no columns.
+fn compile_struct(msg: &MessageType) -> (Fields, Vec<Slot>, usize) {
+    let mut fields = Vec::new();
+    let mut slots = Vec::new();
+    let mut min = 0usize;
+    for f in &msg.fields {
+        let (slot, size) = compile_field(&f.ty, f.arity);
+        min = min.saturating_add(size);
+        if let Slot::Col(col) = &slot {
+            fields.push(Arc::new(Field::new(&f.name, col.data_type(), true)));
+        }
+        slots.push(slot);
+    }
+    (Fields::from(fields), slots, min)
+}
+
+/// Compiles one field into a column or a skip, with its minimum wire size.
+fn compile_field(ty: &FieldType, arity: Arity) -> (Slot, usize) {
+    let (elem, elem_min): (Option<Col>, usize) = match ty {
+        FieldType::Primitive(Primitive::UInt8) if arity != Arity::Scalar => {
+            let min = match arity {
+                Arity::Fixed(n) => n,
+                _ => 4,
+            };
+            return (Slot::Col(Col::Binary(arity, VarBytes::new())), min);
+        }
+        FieldType::Primitive(p) => (Some(Col::primitive(*p)), p.fixed_size().unwrap_or(4)),
+        FieldType::Message(m) => {
+            let (fields, slots, min) = compile_struct(m);
+            if fields.is_empty() {
+                // No columns: walk its bytes, keep nothing.
+                let skip = skip_of(m);
+                let slot = match arity {
+                    Arity::Scalar => Slot::Skip(skip),
+                    arity => Slot::Skip(Skip::Array {
+                        arity,
+                        elem: Box::new(skip),
+                    }),
+                };
+                let size = match &slot {
+                    Slot::Skip(s) => s.min_size(),
+                    Slot::Col(_) => unreachable!(),
+                };
+                return (slot, size);
+            }
+            (
+                Some(Col::Struct {
+                    fields,
+                    slots,
+                    len: 0,
+                }),
+                min,
+            )
+        }
+    };
+    let elem = elem.expect("every branch that reaches here has a column");
+    match arity {
+        Arity::Scalar => (Slot::Col(elem), elem_min),
+        Arity::Variable | Arity::Fixed(_) => {
+            let item = Arc::new(Field::new("item", elem.data_type(), true));
+            let min = match arity {
+                Arity::Fixed(n) => n.saturating_mul(elem_min),
+                _ => 4,
+            };
+            let list = Col::List {
+                arity,
+                offsets: vec![0],
+                item,
+                child: Box::new(elem),
+                child_min: elem_min,
+            };
+            (Slot::Col(list), min)
+        }
+    }
+}
+
+/// Reads `n` fixed-size little-endian values in one go.
+fn extend_le<const N: usize, T>(
+    out: &mut Vec<T>,
+    cur: &mut Cursor,
+    n: usize,
+    conv: impl Fn([u8; N]) -> T,
+) -> DecodeResult {
+    let bytes = cur.take(n.saturating_mul(N))?;
+    out.extend(bytes.chunks_exact(N).map(|c| {
+        let mut a = [0u8; N];
+        a.copy_from_slice(c);
+        conv(a)
+    }));
+    Ok(())
+}
+
+fn time_ns(a: [u8; 8]) -> i64 {
+    let sec = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+    let nsec = u32::from_le_bytes([a[4], a[5], a[6], a[7]]);
+    i64::from(sec) * 1_000_000_000 + i64::from(nsec)
+}
+
+fn duration_ns(a: [u8; 8]) -> i64 {
+    let sec = i32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+    let nsec = i32::from_le_bytes([a[4], a[5], a[6], a[7]]);
+    i64::from(sec) * 1_000_000_000 + i64::from(nsec)
+}
+
+fn push_utf8(col: &mut VarBytes, bytes: &[u8], invalid: &mut u64) -> DecodeResult {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => col.push(bytes),
+        Err(_) => {
+            *invalid += 1;
+            col.push(String::from_utf8_lossy(bytes).as_bytes())
+        }
+    }
+}
+
+impl Col {
+    fn primitive(p: Primitive) -> Col {
+        match p {
+            Primitive::Bool => Col::Bool(Vec::new()),
+            Primitive::Int8 => Col::Int8(Vec::new()),
+            Primitive::UInt8 => Col::UInt8(Vec::new()),
+            Primitive::Int16 => Col::Int16(Vec::new()),
+            Primitive::UInt16 => Col::UInt16(Vec::new()),
+            Primitive::Int32 => Col::Int32(Vec::new()),
+            Primitive::UInt32 => Col::UInt32(Vec::new()),
+            Primitive::Int64 => Col::Int64(Vec::new()),
+            Primitive::UInt64 => Col::UInt64(Vec::new()),
+            Primitive::Float32 => Col::Float32(Vec::new()),
+            Primitive::Float64 => Col::Float64(Vec::new()),
+            Primitive::String => Col::Utf8(VarBytes::new()),
+            Primitive::Time => Col::Time(Vec::new()),
+            Primitive::Duration => Col::Duration(Vec::new()),
+        }
+    }
+
+    fn data_type(&self) -> DataType {
+        match self {
+            Col::Bool(_) => DataType::Boolean,
+            Col::Int8(_) => DataType::Int8,
+            Col::UInt8(_) | Col::Int16(_) => DataType::Int16,
+            Col::UInt16(_) | Col::Int32(_) => DataType::Int32,
+            Col::UInt32(_) | Col::Int64(_) | Col::Time(_) | Col::Duration(_) => DataType::Int64,
+            Col::UInt64(_) => DataType::Decimal128(UINT64_PRECISION, 0),
+            Col::Float32(_) => DataType::Float32,
+            Col::Float64(_) => DataType::Float64,
+            Col::Utf8(_) => DataType::Utf8,
+            Col::Binary(..) => DataType::Binary,
+            Col::List { item, .. } => DataType::List(item.clone()),
+            Col::Struct { fields, .. } => DataType::Struct(fields.clone()),
+        }
+    }
+
+    /// Appends one value read from the cursor.
+    fn decode_one(&mut self, cur: &mut Cursor, invalid: &mut u64) -> DecodeResult {
+        self.decode_many(cur, 1, invalid)
+    }
+
+    /// Appends `n` consecutive values; primitives are read in bulk.
+    fn decode_many(&mut self, cur: &mut Cursor, n: usize, invalid: &mut u64) -> DecodeResult {
+        match self {
+            Col::Bool(v) => extend_le(v, cur, n, |[b]: [u8; 1]| b != 0),
+            Col::Int8(v) => extend_le(v, cur, n, i8::from_le_bytes),
+            Col::UInt8(v) => extend_le(v, cur, n, |[b]: [u8; 1]| i16::from(b)),
+            Col::Int16(v) => extend_le(v, cur, n, i16::from_le_bytes),
+            Col::UInt16(v) => extend_le(v, cur, n, |a| i32::from(u16::from_le_bytes(a))),
+            Col::Int32(v) => extend_le(v, cur, n, i32::from_le_bytes),
+            Col::UInt32(v) => extend_le(v, cur, n, |a| i64::from(u32::from_le_bytes(a))),
+            Col::Int64(v) => extend_le(v, cur, n, i64::from_le_bytes),
+            Col::UInt64(v) => extend_le(v, cur, n, |a| i128::from(u64::from_le_bytes(a))),
+            Col::Float32(v) => extend_le(v, cur, n, f32::from_le_bytes),
+            Col::Float64(v) => extend_le(v, cur, n, f64::from_le_bytes),
+            Col::Time(v) => extend_le(v, cur, n, time_ns),
+            Col::Duration(v) => extend_le(v, cur, n, duration_ns),
+            Col::Utf8(s) => (0..n).try_for_each(|_| {
+                let len = cur.length(1)?;
+                push_utf8(s, cur.take(len)?, invalid)
+            }),
+            Col::Binary(arity, b) => (0..n).try_for_each(|_| {
+                let len = match arity {
+                    Arity::Fixed(k) => *k,
+                    _ => cur.length(1)?,
+                };
+                b.push(cur.take(len)?)
+            }),
+            Col::List {
+                arity,
+                offsets,
+                child,
+                child_min,
+                ..
+            } => (0..n).try_for_each(|_| {
+                let len = match arity {
+                    Arity::Fixed(k) => *k,
+                    _ => cur.length(*child_min)?,
+                };
+                child.decode_many(cur, len, invalid)?;
+                let last = *offsets.last().expect("offsets start with 0");
+                let end = i32::try_from(len)
+                    .ok()
+                    .and_then(|l| last.checked_add(l))
+                    .ok_or_else(|| "more than 2^31 array elements in one batch".to_string())?;
+                offsets.push(end);
+                Ok(())
+            }),
+            Col::Struct { slots, len, .. } => (0..n).try_for_each(|_| {
+                for slot in slots.iter_mut() {
+                    match slot {
+                        Slot::Col(c) => c.decode_one(cur, invalid)?,
+                        Slot::Skip(s) => s.walk(cur)?,
+                    }
+                }
+                *len += 1;
+                Ok(())
+            }),
+        }
+    }
+
+    /// Drops every value past the first `rows` (undoing a failed message).
+    fn truncate(&mut self, rows: usize) {
+        match self {
+            Col::Bool(v) => v.truncate(rows),
+            Col::Int8(v) => v.truncate(rows),
+            Col::UInt8(v) | Col::Int16(v) => v.truncate(rows),
+            Col::UInt16(v) | Col::Int32(v) => v.truncate(rows),
+            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) => v.truncate(rows),
+            Col::UInt64(v) => v.truncate(rows),
+            Col::Float32(v) => v.truncate(rows),
+            Col::Float64(v) => v.truncate(rows),
+            Col::Utf8(s) | Col::Binary(_, s) => s.truncate(rows),
+            Col::List { offsets, child, .. } => {
+                offsets.truncate(rows + 1);
+                child.truncate(offsets[rows] as usize);
+            }
+            Col::Struct { slots, len, .. } => {
+                *len = rows.min(*len);
+                for slot in slots.iter_mut() {
+                    if let Slot::Col(c) = slot {
+                        c.truncate(rows);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the buffers out as an Arrow array, leaving the column empty.
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Bool(v) => Arc::new(BooleanArray::from(std::mem::take(v))),
+            Col::Int8(v) => Arc::new(Int8Array::from(std::mem::take(v))),
+            Col::UInt8(v) | Col::Int16(v) => Arc::new(Int16Array::from(std::mem::take(v))),
+            Col::UInt16(v) | Col::Int32(v) => Arc::new(Int32Array::from(std::mem::take(v))),
+            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) => {
+                Arc::new(Int64Array::from(std::mem::take(v)))
+            }
+            Col::UInt64(v) => Arc::new(
+                Decimal128Array::from(std::mem::take(v))
+                    .with_precision_and_scale(UINT64_PRECISION, 0)
+                    .expect("20 digits, scale 0 is a valid decimal"),
+            ),
+            Col::Float32(v) => Arc::new(Float32Array::from(std::mem::take(v))),
+            Col::Float64(v) => Arc::new(Float64Array::from(std::mem::take(v))),
+            Col::Utf8(s) => {
+                let (offsets, data) = s.take_parts();
+                Arc::new(StringArray::new(offsets, data, None))
+            }
+            Col::Binary(_, s) => {
+                let (offsets, data) = s.take_parts();
+                Arc::new(BinaryArray::new(offsets, data, None))
+            }
+            Col::List {
+                offsets,
+                item,
+                child,
+                ..
+            } => {
+                let offsets = std::mem::replace(offsets, vec![0]);
+                Arc::new(ListArray::new(
+                    item.clone(),
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    child.finish(),
+                    None,
+                ))
+            }
+            Col::Struct { fields, slots, len } => {
+                let rows = std::mem::take(len);
+                let arrays: Vec<ArrayRef> = slots
+                    .iter_mut()
+                    .filter_map(|s| match s {
+                        Slot::Col(c) => Some(c.finish()),
+                        Slot::Skip(_) => None,
+                    })
+                    .collect();
+                Arc::new(
+                    StructArray::try_new_with_length(fields.clone(), arrays, None, rows)
+                        .expect("every child holds one value per struct row"),
+                )
+            }
+        }
+    }
+}

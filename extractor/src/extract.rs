@@ -1,0 +1,456 @@
+//! Drives a whole bag through the decoder: chunks are read and decoded in
+//! parallel, a bounded window at a time, and each table's rows reach the
+//! [`TableSink`] in log-time order (ties in bag order) while the next window
+//! decodes.
+//!
+//! Order across chunks: chunks are processed in file order, and a table's
+//! rows are held in a small reorder buffer until no later chunk can still
+//! hold an earlier row, i.e. up to the smallest start time of the chunks not
+//! yet read (from the index, or from the recovery scan). For a bag recorded
+//! in order that buffer holds at most one chunk's rows; a bag whose chunks
+//! are out of order holds what it must, and no more.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow_array::{Array, Int64Array, RecordBatch, UInt32Array};
+use arrow_select::interleave::interleave_record_batch;
+use arrow_select::take::take_record_batch;
+use rayon::prelude::*;
+
+use crate::bag::{self, BagLayout, ChunkInfo};
+use crate::decode::{Layout, MessageDecoder};
+use crate::error::{Error, Result};
+use crate::source::ReadAt;
+
+/// Uncompressed bytes decoded in one parallel window. Two windows are alive
+/// at once (one decoding, one being written), so this bounds the memory the
+/// decoded-but-unwritten rows take.
+pub const WINDOW_BYTES: u64 = 48 << 20;
+
+/// Where decoded rows go: one call per batch, in log-time order per table.
+pub trait TableSink: Send {
+    /// Receives the next rows of table `table` (an index into the plan).
+    fn write(&mut self, table: usize, batch: RecordBatch) -> std::result::Result<(), SinkError>;
+}
+
+/// An error from a [`TableSink`], passed through unchanged.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One output table: its name and the layout of the messages that fill it.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub name: String,
+    pub topic: String,
+    pub layout: Arc<Layout>,
+}
+
+/// What to extract: the tables, and which connection fills which table.
+/// Connections not in `conn_table` are read and counted but not decoded.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractPlan {
+    pub tables: Vec<TablePlan>,
+    pub conn_table: HashMap<u32, usize>,
+}
+
+/// Messages of one connection that could not be decoded.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeFailures {
+    pub count: u64,
+    pub first_reason: String,
+}
+
+/// What an extraction read and wrote; warnings are data, the caller turns
+/// them into catalogue entries.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractReport {
+    /// Messages read from intact chunks, whatever was extracted.
+    pub message_count: u64,
+    pub start_time_ns: Option<u64>,
+    pub end_time_ns: Option<u64>,
+    /// Messages read per connection id.
+    pub messages_per_conn: BTreeMap<u32, u64>,
+    /// Rows written per table (index into the plan).
+    pub rows_per_table: Vec<u64>,
+    /// Strings with invalid UTF-8 replaced, per table.
+    pub invalid_utf8_per_table: Vec<u64>,
+    /// Messages that did not decode to exactly their length, per connection.
+    pub decode_failures: BTreeMap<u32, DecodeFailures>,
+    /// Messages naming a connection id that no connection record defines.
+    pub unknown_connections: BTreeMap<u32, u64>,
+    /// Chunks skipped whole: (offset of the chunk record, why).
+    pub skipped_chunks: Vec<(u64, String)>,
+    /// Uncompressed chunk bytes read.
+    pub uncompressed_bytes: u64,
+}
+
+/// Extracts every chunk of `layout` from `src` into `sink` per `plan`.
+/// `progress` is called with the compressed bytes of each chunk done.
+pub fn extract(
+    src: &dyn ReadAt,
+    layout: &BagLayout,
+    plan: &ExtractPlan,
+    sink: &mut dyn TableSink,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ExtractReport> {
+    let mut state = Merger::new(plan, layout);
+    let known: std::collections::HashSet<u32> = layout.connections.iter().map(|c| c.id).collect();
+    let windows = windows(&layout.chunks);
+    let mut ready: Option<Vec<ChunkOutput>> = None;
+    for range in windows {
+        let chunks = &layout.chunks[range.clone()];
+        let (decoded, written) = rayon::join(
+            || {
+                chunks
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, chunk)| {
+                        let out = decode_chunk(src, chunk, range.start + i, plan, &known);
+                        progress(chunk.compressed_len);
+                        out
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || match ready.take() {
+                Some(outputs) => state.consume(outputs, sink),
+                None => Ok(()),
+            },
+        );
+        written?;
+        ready = Some(decoded);
+    }
+    if let Some(outputs) = ready.take() {
+        state.consume(outputs, sink)?;
+    }
+    state.finish(sink)
+}
+
+/// Splits the chunks into consecutive windows of about [`WINDOW_BYTES`]
+/// uncompressed (at least one chunk, at most a few per thread).
+fn windows(chunks: &[ChunkInfo]) -> Vec<std::ops::Range<usize>> {
+    let max_chunks = rayon::current_num_threads() * 4;
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, c) in chunks.iter().enumerate() {
+        if i > start && (bytes + c.uncompressed_len > WINDOW_BYTES || i - start >= max_chunks) {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += c.uncompressed_len;
+    }
+    if start < chunks.len() {
+        out.push(start..chunks.len());
+    }
+    out
+}
+
+/// The decoded contents of one chunk.
+struct ChunkOutput {
+    index: usize,
+    offset: u64,
+    outcome: std::result::Result<DecodedChunk, Error>,
+}
+
+#[derive(Default)]
+struct DecodedChunk {
+    /// Per table: its rows from this chunk, sorted by log time (stable).
+    batches: Vec<(usize, RecordBatch)>,
+    invalid_utf8: Vec<(usize, u64)>,
+    message_count: u64,
+    min_time: Option<u64>,
+    max_time: Option<u64>,
+    per_conn: BTreeMap<u32, u64>,
+    failures: BTreeMap<u32, DecodeFailures>,
+    unknown: BTreeMap<u32, u64>,
+    uncompressed: u64,
+}
+
+/// Reads, decompresses and decodes one chunk. Runs on the rayon pool.
+fn decode_chunk(
+    src: &dyn ReadAt,
+    chunk: &ChunkInfo,
+    index: usize,
+    plan: &ExtractPlan,
+    known: &std::collections::HashSet<u32>,
+) -> ChunkOutput {
+    let outcome = bag::read_chunk(src, chunk).map(|contents| {
+        let mut out = DecodedChunk {
+            uncompressed: contents.data.len() as u64,
+            ..DecodedChunk::default()
+        };
+        let in_chunk: std::collections::HashSet<u32> =
+            contents.connections.iter().map(|c| c.id).collect();
+        let mut decoders: HashMap<usize, MessageDecoder> = HashMap::new();
+        for msg in &contents.messages {
+            if !known.contains(&msg.conn) && !in_chunk.contains(&msg.conn) {
+                *out.unknown.entry(msg.conn).or_default() += 1;
+                continue;
+            }
+            out.message_count += 1;
+            *out.per_conn.entry(msg.conn).or_default() += 1;
+            out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
+            out.max_time = Some(out.max_time.map_or(msg.time_ns, |t| t.max(msg.time_ns)));
+            let Some(&table) = plan.conn_table.get(&msg.conn) else {
+                continue;
+            };
+            let decoder = decoders
+                .entry(table)
+                .or_insert_with(|| MessageDecoder::new(plan.tables[table].layout.clone()));
+            let bytes = &contents.data[msg.range.clone()];
+            // Receive times are u64 ns; ROS time is u32 seconds, so this
+            // always fits an i64.
+            let time = i64::try_from(msg.time_ns).unwrap_or(i64::MAX);
+            if let Err(e) = decoder.decode(time, bytes) {
+                let f = out.failures.entry(msg.conn).or_default();
+                if f.count == 0 {
+                    f.first_reason = format!("{e} (chunk at offset {})", chunk.offset);
+                }
+                f.count += 1;
+            }
+        }
+        let mut tables: Vec<_> = decoders.into_iter().collect();
+        tables.sort_by_key(|(t, _)| *t);
+        for (table, mut decoder) in tables {
+            out.invalid_utf8.push((table, decoder.invalid_utf8()));
+            if decoder.is_empty() {
+                continue;
+            }
+            out.batches.push((table, sort_by_time(decoder.finish())));
+        }
+        out
+    });
+    ChunkOutput {
+        index,
+        offset: chunk.offset,
+        outcome,
+    }
+}
+
+/// The log times of a topic batch (its first column).
+fn times(batch: &RecordBatch) -> &Int64Array {
+    batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("the first column of a topic batch is log_time_ns")
+}
+
+/// Sorts a batch by log time, keeping the order of equal times.
+fn sort_by_time(batch: RecordBatch) -> RecordBatch {
+    let t = times(&batch).values();
+    if t.windows(2).all(|w| w[0] <= w[1]) {
+        return batch;
+    }
+    let mut order: Vec<u32> = (0..t.len() as u32).collect();
+    order.sort_by_key(|&i| t[i as usize]);
+    take_record_batch(&batch, &UInt32Array::from(order)).expect("indices are in range")
+}
+
+/// Per-table reorder buffers and the running report.
+struct Merger {
+    pending: Vec<Vec<RecordBatch>>,
+    /// `suffix_min[i]`: the smallest start time of chunks `i..`; rows at or
+    /// before it can be released once chunk `i - 1` is merged.
+    suffix_min: Vec<u64>,
+    report: ExtractReport,
+}
+
+impl Merger {
+    fn new(plan: &ExtractPlan, layout: &BagLayout) -> Merger {
+        let n = layout.chunks.len();
+        let mut suffix_min = vec![u64::MAX; n + 1];
+        for i in (0..n).rev() {
+            // A chunk of unknown start may hold anything: hold all before it.
+            let start = layout.chunks[i].start_time_ns.unwrap_or(0);
+            suffix_min[i] = suffix_min[i + 1].min(start);
+        }
+        Merger {
+            pending: vec![Vec::new(); plan.tables.len()],
+            suffix_min,
+            report: ExtractReport {
+                rows_per_table: vec![0; plan.tables.len()],
+                invalid_utf8_per_table: vec![0; plan.tables.len()],
+                ..ExtractReport::default()
+            },
+        }
+    }
+
+    /// Merges decoded chunks, in file order, and releases what is ready.
+    fn consume(&mut self, outputs: Vec<ChunkOutput>, sink: &mut dyn TableSink) -> Result<()> {
+        for out in outputs {
+            let watermark = self.suffix_min[out.index + 1];
+            match out.outcome {
+                Err(e) => self.report.skipped_chunks.push((out.offset, e.to_string())),
+                Ok(chunk) => self.absorb(chunk),
+            }
+            self.release(watermark, sink)?;
+        }
+        Ok(())
+    }
+
+    fn absorb(&mut self, chunk: DecodedChunk) {
+        let r = &mut self.report;
+        r.message_count += chunk.message_count;
+        r.uncompressed_bytes += chunk.uncompressed;
+        if let Some(t) = chunk.min_time {
+            r.start_time_ns = Some(r.start_time_ns.map_or(t, |s| s.min(t)));
+        }
+        if let Some(t) = chunk.max_time {
+            r.end_time_ns = Some(r.end_time_ns.map_or(t, |e| e.max(t)));
+        }
+        for (conn, n) in chunk.per_conn {
+            *r.messages_per_conn.entry(conn).or_default() += n;
+        }
+        for (conn, n) in chunk.unknown {
+            *r.unknown_connections.entry(conn).or_default() += n;
+        }
+        for (conn, f) in chunk.failures {
+            let total = r.decode_failures.entry(conn).or_default();
+            if total.count == 0 {
+                total.first_reason = f.first_reason;
+            }
+            total.count += f.count;
+        }
+        for (table, n) in chunk.invalid_utf8 {
+            r.invalid_utf8_per_table[table] += n;
+        }
+        for (table, batch) in chunk.batches {
+            self.pending[table].push(batch);
+        }
+    }
+
+    /// Writes every held row at or before `watermark`, in time order.
+    fn release(&mut self, watermark: u64, sink: &mut dyn TableSink) -> Result<()> {
+        let watermark = i64::try_from(watermark).unwrap_or(i64::MAX);
+        for table in 0..self.pending.len() {
+            let held = std::mem::take(&mut self.pending[table]);
+            let (ready, keep) = split_at_watermark(held, watermark);
+            self.pending[table] = keep;
+            if let Some(batch) = ready {
+                self.report.rows_per_table[table] += batch.num_rows() as u64;
+                sink.write(table, batch).map_err(|source| Error::Sink {
+                    table: table.to_string(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, sink: &mut dyn TableSink) -> Result<ExtractReport> {
+        self.release(u64::MAX, sink)?;
+        Ok(self.report)
+    }
+}
+
+/// Merges sorted batches (in arrival order) by time, stably, and splits the
+/// result into the rows at or before `watermark` and the rest.
+fn split_at_watermark(
+    held: Vec<RecordBatch>,
+    watermark: i64,
+) -> (Option<RecordBatch>, Vec<RecordBatch>) {
+    match held.as_slice() {
+        [] => return (None, held),
+        [only] => {
+            let t = times(only).values();
+            let cut = t.partition_point(|&x| x <= watermark);
+            if cut == t.len() {
+                return (held.into_iter().next(), Vec::new());
+            }
+            if cut == 0 {
+                return (None, held);
+            }
+            let batch = &held[0];
+            return (
+                Some(batch.slice(0, cut)),
+                vec![batch.slice(cut, batch.num_rows() - cut)],
+            );
+        }
+        _ => {}
+    }
+    // (time, batch, row) in arrival order; a stable sort by time keeps bag
+    // order among equal times.
+    let mut rows: Vec<(i64, usize, usize)> = held
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| {
+            times(batch)
+                .values()
+                .iter()
+                .enumerate()
+                .map(move |(r, &t)| (t, b, r))
+        })
+        .collect();
+    rows.sort_by_key(|&(t, _, _)| t);
+    let cut = rows.partition_point(|&(t, _, _)| t <= watermark);
+    let refs: Vec<&RecordBatch> = held.iter().collect();
+    let pick = |slice: &[(i64, usize, usize)]| {
+        let idx: Vec<(usize, usize)> = slice.iter().map(|&(_, b, r)| (b, r)).collect();
+        interleave_record_batch(&refs, &idx).expect("indices come from these batches")
+    };
+    let ready = (cut > 0).then(|| pick(&rows[..cut]));
+    let keep = if cut < rows.len() {
+        vec![pick(&rows[cut..])]
+    } else {
+        Vec::new()
+    };
+    (ready, keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field, Schema};
+
+    fn batch(times: &[i64], tags: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("log_time_ns", DataType::Int64, false),
+            Field::new("tag", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(times.to_vec())),
+                Arc::new(Int64Array::from(tags.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn tags(b: &RecordBatch) -> Vec<i64> {
+        b.column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec()
+    }
+
+    #[test]
+    fn sorting_within_a_chunk_is_stable() {
+        let b = sort_by_time(batch(&[3, 1, 3, 1], &[0, 1, 2, 3]));
+        assert_eq!(tags(&b), [1, 3, 0, 2]);
+    }
+
+    #[test]
+    fn watermark_releases_only_rows_no_later_chunk_can_precede() {
+        let held = vec![batch(&[1, 5, 9], &[0, 1, 2]), batch(&[2, 5, 7], &[3, 4, 5])];
+        let (ready, keep) = split_at_watermark(held, 5);
+        // Equal times keep arrival (bag) order: tag 1 before tag 4.
+        assert_eq!(tags(&ready.unwrap()), [0, 3, 1, 4]);
+        assert_eq!(keep.len(), 1);
+        assert_eq!(tags(&keep[0]), [5, 2]);
+    }
+
+    #[test]
+    fn in_order_single_batch_passes_through() {
+        let (ready, keep) = split_at_watermark(vec![batch(&[1, 2], &[0, 1])], i64::MAX);
+        assert_eq!(tags(&ready.unwrap()), [0, 1]);
+        assert!(keep.is_empty());
+        let (ready, keep) = split_at_watermark(vec![batch(&[1, 2], &[0, 1])], 0);
+        assert!(ready.is_none());
+        assert_eq!(keep.len(), 1);
+    }
+}

@@ -1,0 +1,406 @@
+//! Records in DynamoDB's shape: attribute values, the bag catalogue item, and
+//! the local store that keeps them as DynamoDB export lines
+//! (`{"Item": {"bag_file": {"S": "..."}, ...}}`) in the lake, rewritten whole
+//! after each change.
+//!
+//! The [`ItemStore`] trait is what the pipeline sees; the JSONL store here
+//! and a DynamoDB table implement it alike.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+
+use crate::lake::Lake;
+
+/// A DynamoDB attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    S(String),
+    N(String),
+    Bool(bool),
+    L(Vec<Attr>),
+    M(BTreeMap<String, Attr>),
+}
+
+/// An item: attribute name to value.
+pub type Item = BTreeMap<String, Attr>;
+
+impl Attr {
+    /// A number attribute.
+    pub fn n(v: impl std::fmt::Display) -> Attr {
+        Attr::N(v.to_string())
+    }
+
+    /// A string attribute.
+    pub fn s(v: impl Into<String>) -> Attr {
+        Attr::S(v.into())
+    }
+
+    /// The attribute as DynamoDB JSON (`{"S": "x"}`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Attr::S(s) => json!({ "S": s }),
+            Attr::N(n) => json!({ "N": n }),
+            Attr::Bool(b) => json!({ "BOOL": b }),
+            Attr::L(l) => json!({ "L": l.iter().map(Attr::to_json).collect::<Vec<_>>() }),
+            Attr::M(m) => json!({ "M": item_to_json(m) }),
+        }
+    }
+
+    /// Parses DynamoDB JSON.
+    pub fn from_json(v: &Value) -> Result<Attr, String> {
+        let obj = v
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .ok_or_else(|| format!("an attribute value is an object with one type key, not {v}"))?;
+        let (ty, val) = obj.iter().next().expect("one entry");
+        let str_of = |val: &Value| {
+            val.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{ty} holds a string, not {val}"))
+        };
+        Ok(match ty.as_str() {
+            "S" => Attr::S(str_of(val)?),
+            "N" => Attr::N(str_of(val)?),
+            "BOOL" => Attr::Bool(val.as_bool().ok_or("BOOL holds a boolean")?),
+            "L" => Attr::L(
+                val.as_array()
+                    .ok_or("L holds an array")?
+                    .iter()
+                    .map(Attr::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            "M" => Attr::M(item_from_json(val)?),
+            other => return Err(format!("unsupported attribute type {other}")),
+        })
+    }
+
+    /// The string, if this is an S.
+    pub fn as_s(&self) -> Option<&str> {
+        match self {
+            Attr::S(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An item as a DynamoDB JSON map.
+pub fn item_to_json(item: &Item) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// Parses a DynamoDB JSON map into an item.
+pub fn item_from_json(v: &Value) -> Result<Item, String> {
+    v.as_object()
+        .ok_or_else(|| format!("an item is an object, not {v}"))?
+        .iter()
+        .map(|(k, v)| Attr::from_json(v).map(|a| (k.clone(), a)))
+        .collect()
+}
+
+/// A table of items keyed by a partition key and an optional sort key.
+pub trait ItemStore: Send + Sync {
+    /// The item with this key, if any.
+    fn get(&self, partition: &str, sort: Option<&str>) -> io::Result<Option<Item>>;
+    /// Every item of one partition.
+    fn query(&self, partition: &str) -> io::Result<Vec<Item>>;
+    /// Replaces the items of `partition` by `items` exactly (all share that
+    /// partition key): items not in the new set are removed.
+    fn replace_partition(&self, partition: &str, items: Vec<Item>) -> io::Result<()>;
+    /// Creates or replaces one item.
+    fn put(&self, item: Item) -> io::Result<()>;
+}
+
+/// The local store: one JSONL file of DynamoDB export lines in the lake.
+pub struct JsonlStore {
+    lake: Arc<dyn Lake>,
+    path: String,
+    partition_key: &'static str,
+    sort_key: Option<&'static str>,
+    items: Mutex<BTreeMap<(String, String), Item>>,
+}
+
+/// Where the local bag catalogue lives under the output root.
+pub const LOCAL_BAGS_PATH: &str = "dynamodb/bags.jsonl";
+/// Where the local scene store lives under the output root.
+pub const LOCAL_SCENES_PATH: &str = "dynamodb/scenes.jsonl";
+
+impl JsonlStore {
+    /// Opens (or starts) the store at `path` in the lake.
+    pub fn open(
+        lake: Arc<dyn Lake>,
+        path: &str,
+        partition_key: &'static str,
+        sort_key: Option<&'static str>,
+    ) -> io::Result<JsonlStore> {
+        let mut items = BTreeMap::new();
+        if let Some(bytes) = lake.get(path)? {
+            let text = String::from_utf8_lossy(&bytes);
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let bad = |e: String| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} line {}: {e}", lake.url(path), i + 1),
+                    )
+                };
+                let v: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+                let item = item_from_json(v.get("Item").ok_or_else(|| bad("no \"Item\"".into()))?)
+                    .map_err(bad)?;
+                let key = key_of(&item, partition_key, sort_key).map_err(bad)?;
+                items.insert(key, item);
+            }
+        }
+        Ok(JsonlStore {
+            lake,
+            path: path.to_string(),
+            partition_key,
+            sort_key,
+            items: Mutex::new(items),
+        })
+    }
+
+    fn save(&self, items: &BTreeMap<(String, String), Item>) -> io::Result<()> {
+        let mut text = String::new();
+        for item in items.values() {
+            text.push_str(&json!({ "Item": item_to_json(item) }).to_string());
+            text.push('\n');
+        }
+        self.lake.put(&self.path, text.as_bytes())
+    }
+}
+
+fn key_of(item: &Item, pk: &str, sk: Option<&str>) -> Result<(String, String), String> {
+    let get = |k: &str| {
+        item.get(k)
+            .and_then(Attr::as_s)
+            .map(str::to_string)
+            .ok_or_else(|| format!("item has no string key {k}"))
+    };
+    Ok((get(pk)?, sk.map(get).transpose()?.unwrap_or_default()))
+}
+
+impl ItemStore for JsonlStore {
+    fn get(&self, partition: &str, sort: Option<&str>) -> io::Result<Option<Item>> {
+        let items = self.items.lock().expect("store lock");
+        let key = (partition.to_string(), sort.unwrap_or("").to_string());
+        Ok(items.get(&key).cloned())
+    }
+
+    fn query(&self, partition: &str) -> io::Result<Vec<Item>> {
+        let items = self.items.lock().expect("store lock");
+        Ok(items
+            .iter()
+            .filter(|((p, _), _)| p == partition)
+            .map(|(_, item)| item.clone())
+            .collect())
+    }
+
+    fn replace_partition(&self, partition: &str, new: Vec<Item>) -> io::Result<()> {
+        let mut items = self.items.lock().expect("store lock");
+        let mut next = items.clone();
+        next.retain(|(p, _), _| p != partition);
+        for item in new {
+            let key = key_of(&item, self.partition_key, self.sort_key)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            next.insert(key, item);
+        }
+        self.save(&next)?;
+        *items = next;
+        Ok(())
+    }
+
+    fn put(&self, item: Item) -> io::Result<()> {
+        let mut items = self.items.lock().expect("store lock");
+        let key = key_of(&item, self.partition_key, self.sort_key)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut next = items.clone();
+        next.insert(key, item);
+        self.save(&next)?;
+        *items = next;
+        Ok(())
+    }
+}
+
+/// Status of a bag in the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Extracted,
+    Synchronized,
+    Done,
+    Failed,
+}
+
+impl Status {
+    /// The value stored in the catalogue.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Extracted => "EXTRACTED",
+            Status::Synchronized => "SYNCHRONIZED",
+            Status::Done => "DONE",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+/// One type of a topic in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicVariant {
+    pub datatype: String,
+    pub md5sum: String,
+    pub message_count: u64,
+    pub table: Option<String>,
+}
+
+impl TopicVariant {
+    fn to_attr(&self, variants: &[TopicVariant]) -> Attr {
+        let mut m = BTreeMap::new();
+        m.insert("type".to_string(), Attr::s(&self.datatype));
+        m.insert("md5sum".to_string(), Attr::s(&self.md5sum));
+        m.insert("message_count".to_string(), Attr::n(self.message_count));
+        if let Some(t) = &self.table {
+            m.insert("table".to_string(), Attr::s(t));
+        }
+        if !variants.is_empty() {
+            m.insert(
+                "variants".to_string(),
+                Attr::L(variants.iter().map(|v| v.to_attr(&[])).collect()),
+            );
+        }
+        Attr::M(m)
+    }
+}
+
+/// A topic in the catalogue: its first type and any further ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    pub first: TopicVariant,
+    pub variants: Vec<TopicVariant>,
+}
+
+/// The catalogue item of one bag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BagRecord {
+    pub bag_file: String,
+    pub source_url: String,
+    pub size_bytes: u64,
+    pub start_time_ns: Option<u64>,
+    pub end_time_ns: Option<u64>,
+    pub message_count: u64,
+    pub topics: BTreeMap<String, TopicRecord>,
+    pub status: Status,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl BagRecord {
+    /// The item as stored, stamped with the current time.
+    pub fn to_item(&self) -> Item {
+        let mut item = Item::new();
+        item.insert("bag_file".into(), Attr::s(&self.bag_file));
+        item.insert("source_url".into(), Attr::s(&self.source_url));
+        item.insert("size_bytes".into(), Attr::n(self.size_bytes));
+        if let Some(t) = self.start_time_ns {
+            item.insert("start_time_ns".into(), Attr::n(t));
+        }
+        if let Some(t) = self.end_time_ns {
+            item.insert("end_time_ns".into(), Attr::n(t));
+        }
+        item.insert("message_count".into(), Attr::n(self.message_count));
+        item.insert(
+            "topics".into(),
+            Attr::M(
+                self.topics
+                    .iter()
+                    .map(|(t, r)| (t.clone(), r.first.to_attr(&r.variants)))
+                    .collect(),
+            ),
+        );
+        item.insert("status".into(), Attr::s(self.status.as_str()));
+        item.insert(
+            "warnings".into(),
+            Attr::L(self.warnings.iter().map(Attr::s).collect()),
+        );
+        if let Some(e) = &self.error {
+            item.insert("error".into(), Attr::s(e));
+        }
+        item.insert("updated_at".into(), Attr::s(now_iso8601()));
+        item
+    }
+}
+
+/// The current UTC time as ISO 8601 with milliseconds.
+pub fn now_iso8601() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&format).unwrap_or_else(|_| now.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::LocalLake;
+
+    #[test]
+    fn attributes_round_trip_through_dynamodb_json() {
+        let mut m = BTreeMap::new();
+        m.insert("a".to_string(), Attr::L(vec![Attr::s("x"), Attr::n(3)]));
+        m.insert("b".to_string(), Attr::Bool(true));
+        let a = Attr::M(m);
+        let j = a.to_json();
+        assert_eq!(j["M"]["a"]["L"][1]["N"], "3");
+        assert_eq!(Attr::from_json(&j).unwrap(), a);
+        assert!(Attr::from_json(&json!({"S": 1})).is_err());
+    }
+
+    #[test]
+    fn jsonl_store_replaces_a_partition_exactly_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake: Arc<dyn Lake> = Arc::new(LocalLake::new(dir.path()).unwrap());
+        let item = |p: &str, s: &str| {
+            let mut i = Item::new();
+            i.insert("bag_file".into(), Attr::s(p));
+            i.insert("scene_id".into(), Attr::s(s));
+            i
+        };
+        let store = JsonlStore::open(
+            lake.clone(),
+            LOCAL_SCENES_PATH,
+            "bag_file",
+            Some("scene_id"),
+        )
+        .unwrap();
+        store
+            .replace_partition("a", vec![item("a", "1"), item("a", "2")])
+            .unwrap();
+        store.replace_partition("b", vec![item("b", "1")]).unwrap();
+        store.replace_partition("a", vec![item("a", "3")]).unwrap();
+        let reopened = JsonlStore::open(
+            lake.clone(),
+            LOCAL_SCENES_PATH,
+            "bag_file",
+            Some("scene_id"),
+        )
+        .unwrap();
+        let ids: Vec<_> = reopened
+            .query("a")
+            .unwrap()
+            .iter()
+            .map(|i| i["scene_id"].as_s().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["3"]);
+        assert_eq!(reopened.query("b").unwrap().len(), 1);
+        let text = String::from_utf8(lake.get(LOCAL_SCENES_PATH).unwrap().unwrap()).unwrap();
+        assert!(text.lines().all(|l| l.starts_with("{\"Item\":{")), "{text}");
+    }
+}

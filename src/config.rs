@@ -1,0 +1,397 @@
+//! The TOML configuration of a run (`CONTRACT.md`, "Configuration").
+//!
+//! Every key is optional; partial tables merge with the defaults key by key.
+//! [`RawConfig`] is what the file says (unknown keys are refused by serde,
+//! naming the key); [`RawConfig::validate`] turns it into a checked
+//! [`Config`] whose errors name the key at fault.
+
+use serde::Deserialize;
+
+/// The configuration as written in the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// What the extract stage writes.
+    pub extract: ExtractConfig,
+    /// The synchronized (resampled) table.
+    pub sync: SyncConfig,
+    /// Lane assignment and scene detection.
+    pub scenes: RawScenesConfig,
+}
+
+/// `[extract]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// Topics to extract; empty means every topic in the bag.
+    pub topics: Vec<String>,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Tick spacing in milliseconds (ticks are multiples of it).
+    pub interval_ms: u64,
+    /// Topics to synchronize; empty means every extracted topic without
+    /// Binary fields (images and point clouds stay out of the ticks).
+    pub topics: Vec<String>,
+    /// A message older than this at a tick is not used; 0 means no limit.
+    pub max_age_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            interval_ms: 100,
+            topics: Vec::new(),
+            max_age_ms: 0,
+        }
+    }
+}
+
+/// `[scenes]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawScenesConfig {
+    /// Detection classes that count as people (exact match).
+    pub person_classes: Vec<String>,
+    /// Scenes strictly shorter than this are dropped (after merging).
+    pub min_scene_ms: u64,
+    /// Scenes whose gap is strictly less than this are merged.
+    pub merge_gap_ms: u64,
+    /// Where the detected boxes are.
+    pub detections: RawDetectionsConfig,
+    /// Where the lane polylines are.
+    pub lanes: LanesConfig,
+}
+
+impl Default for RawScenesConfig {
+    fn default() -> Self {
+        RawScenesConfig {
+            person_classes: vec!["person".to_string()],
+            min_scene_ms: 0,
+            merge_gap_ms: 0,
+            detections: RawDetectionsConfig::default(),
+            lanes: LanesConfig::default(),
+        }
+    }
+}
+
+/// `[scenes.detections]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDetectionsConfig {
+    /// The detections topic.
+    pub topic: String,
+    /// Dotted path from the message to the list of boxes.
+    pub boxes: String,
+    /// Path, inside one box, to its class string.
+    pub class: String,
+    /// Path to the box's score; without it scores are null.
+    pub score: Option<String>,
+    /// Path to the centre x (default `x`).
+    pub x: Option<String>,
+    /// Path to the centre y (default `y`).
+    pub y: Option<String>,
+    /// Path to the width (default `width`).
+    pub width: Option<String>,
+    /// Path to the height (default `height`).
+    pub height: Option<String>,
+    /// Path to the left edge; with ymin/xmax/ymax replaces x/y/width/height.
+    pub xmin: Option<String>,
+    /// Path to the top edge.
+    pub ymin: Option<String>,
+    /// Path to the right edge.
+    pub xmax: Option<String>,
+    /// Path to the bottom edge.
+    pub ymax: Option<String>,
+}
+
+impl Default for RawDetectionsConfig {
+    fn default() -> Self {
+        RawDetectionsConfig {
+            topic: "/rgb_right_detections_only".to_string(),
+            boxes: "detections.bboxes".to_string(),
+            class: "Class".to_string(),
+            score: None,
+            x: None,
+            y: None,
+            width: None,
+            height: None,
+            xmin: None,
+            ymin: None,
+            xmax: None,
+            ymax: None,
+        }
+    }
+}
+
+/// `[scenes.lanes]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LanesConfig {
+    /// The lanes topic.
+    pub topic: String,
+    /// Path from the message to the list of lanes.
+    pub lanes: String,
+    /// Path, inside one lane, to its list of points.
+    pub points: String,
+    /// Path, inside one point, to x.
+    pub x: String,
+    /// Path, inside one point, to y.
+    pub y: String,
+}
+
+impl Default for LanesConfig {
+    fn default() -> Self {
+        LanesConfig {
+            topic: "/post_process/lane_points/rgb_front_right".to_string(),
+            lanes: "lanes".to_string(),
+            points: "image_points".to_string(),
+            x: "x".to_string(),
+            y: "y".to_string(),
+        }
+    }
+}
+
+/// How a box's geometry is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoxGeometry {
+    /// Centre and size.
+    Centre {
+        x: String,
+        y: String,
+        width: String,
+        height: String,
+    },
+    /// Corners, reported as centre `(min + max) / 2` and size `max - min`.
+    Corners {
+        xmin: String,
+        ymin: String,
+        xmax: String,
+        ymax: String,
+    },
+}
+
+/// Checked `[scenes.detections]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionsConfig {
+    pub topic: String,
+    pub boxes: String,
+    pub class: String,
+    pub score: Option<String>,
+    pub geometry: BoxGeometry,
+}
+
+/// Checked `[scenes]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenesConfig {
+    pub person_classes: Vec<String>,
+    pub min_scene_ms: u64,
+    pub merge_gap_ms: u64,
+    pub detections: DetectionsConfig,
+    pub lanes: LanesConfig,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub extract: ExtractConfig,
+    pub sync: SyncConfig,
+    pub scenes: ScenesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        RawConfig::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Parses and checks TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        raw.validate()
+    }
+}
+
+fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(ConfigError(format!(
+            "{key} = {path:?}: a field path is dot-separated names, none empty"
+        )));
+    }
+    Ok(())
+}
+
+fn check_topics(key: &str, topics: &[String]) -> Result<(), ConfigError> {
+    match topics.iter().find(|t| t.trim().is_empty()) {
+        Some(_) => Err(ConfigError(format!("{key}: a topic name is empty"))),
+        None => Ok(()),
+    }
+}
+
+impl RawConfig {
+    /// Checks every value, naming the key of the first one at fault.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        check_topics("extract.topics", &self.extract.topics)?;
+        check_topics("sync.topics", &self.sync.topics)?;
+        if self.sync.interval_ms == 0 {
+            return Err(ConfigError(
+                "sync.interval_ms = 0: the tick interval must be at least 1 ms".to_string(),
+            ));
+        }
+        let s = self.scenes;
+        if s.person_classes.is_empty() {
+            return Err(ConfigError(
+                "scenes.person_classes is empty: no detection could ever count as a person"
+                    .to_string(),
+            ));
+        }
+        let d = s.detections;
+        check_topics("scenes.detections.topic", std::slice::from_ref(&d.topic))?;
+        check_path("scenes.detections.boxes", &d.boxes)?;
+        check_path("scenes.detections.class", &d.class)?;
+        if let Some(score) = &d.score {
+            check_path("scenes.detections.score", score)?;
+        }
+        let corners = [&d.xmin, &d.ymin, &d.xmax, &d.ymax];
+        let centre = [&d.x, &d.y, &d.width, &d.height];
+        let geometry = if corners.iter().any(|c| c.is_some()) {
+            if let Some((name, _)) = ["x", "y", "width", "height"]
+                .iter()
+                .zip(centre)
+                .find(|(_, v)| v.is_some())
+            {
+                return Err(ConfigError(format!(
+                    "scenes.detections.{name} cannot be given with xmin/ymin/xmax/ymax: \
+                     corner keys replace the centre keys"
+                )));
+            }
+            let get = |name: &str, v: &Option<String>| match v {
+                Some(p) => check_path(&format!("scenes.detections.{name}"), p).map(|()| p.clone()),
+                None => Err(ConfigError(format!(
+                    "scenes.detections.{name} is missing: xmin, ymin, xmax and ymax go together"
+                ))),
+            };
+            BoxGeometry::Corners {
+                xmin: get("xmin", &d.xmin)?,
+                ymin: get("ymin", &d.ymin)?,
+                xmax: get("xmax", &d.xmax)?,
+                ymax: get("ymax", &d.ymax)?,
+            }
+        } else {
+            let get = |name: &str, v: &Option<String>| {
+                let p = v.clone().unwrap_or_else(|| name.to_string());
+                check_path(&format!("scenes.detections.{name}"), &p).map(|()| p)
+            };
+            BoxGeometry::Centre {
+                x: get("x", &d.x)?,
+                y: get("y", &d.y)?,
+                width: get("width", &d.width)?,
+                height: get("height", &d.height)?,
+            }
+        };
+        let l = s.lanes;
+        check_topics("scenes.lanes.topic", std::slice::from_ref(&l.topic))?;
+        check_path("scenes.lanes.lanes", &l.lanes)?;
+        check_path("scenes.lanes.points", &l.points)?;
+        check_path("scenes.lanes.x", &l.x)?;
+        check_path("scenes.lanes.y", &l.y)?;
+        Ok(Config {
+            extract: self.extract,
+            sync: self.sync,
+            scenes: ScenesConfig {
+                person_classes: s.person_classes,
+                min_scene_ms: s.min_scene_ms,
+                merge_gap_ms: s.merge_gap_ms,
+                detections: DetectionsConfig {
+                    topic: d.topic,
+                    boxes: d.boxes,
+                    class: d.class,
+                    score: d.score,
+                    geometry,
+                },
+                lanes: l,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.sync.interval_ms, 100);
+        assert_eq!(c.scenes.person_classes, ["person"]);
+        assert_eq!(c.scenes.detections.boxes, "detections.bboxes");
+        assert_eq!(c.scenes.detections.score, None);
+        assert_eq!(
+            c.scenes.detections.geometry,
+            BoxGeometry::Centre {
+                x: "x".into(),
+                y: "y".into(),
+                width: "width".into(),
+                height: "height".into()
+            }
+        );
+        assert_eq!(
+            c.scenes.lanes.topic,
+            "/post_process/lane_points/rgb_front_right"
+        );
+    }
+
+    #[test]
+    fn partial_tables_merge_key_by_key() {
+        let c = Config::from_toml("[scenes.lanes]\ntopic = \"/l\"\n[sync]\nmax_age_ms = 500\n")
+            .unwrap();
+        assert_eq!(c.scenes.lanes.topic, "/l");
+        assert_eq!(c.scenes.lanes.points, "image_points");
+        assert_eq!(c.sync.max_age_ms, 500);
+        assert_eq!(c.sync.interval_ms, 100);
+    }
+
+    #[test]
+    fn corners_replace_the_centre() {
+        let c = Config::from_toml(
+            "[scenes.detections]\nxmin = \"a\"\nymin = \"b\"\nxmax = \"c\"\nymax = \"d\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            c.scenes.detections.geometry,
+            BoxGeometry::Corners { .. }
+        ));
+        let e = Config::from_toml("[scenes.detections]\nxmin = \"a\"\n").unwrap_err();
+        assert!(e.0.contains("scenes.detections.ymin"), "{e}");
+        let e = Config::from_toml(
+            "[scenes.detections]\nx = \"x\"\nxmin = \"a\"\nymin = \"b\"\nxmax = \"c\"\nymax = \"d\"\n",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("scenes.detections.x "), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let e = Config::from_toml("[sync]\ninterval_ms = 0\n").unwrap_err();
+        assert!(e.0.contains("sync.interval_ms"), "{e}");
+        let e = Config::from_toml("[scenes.lanes]\nx = \"a..b\"\n").unwrap_err();
+        assert!(e.0.contains("scenes.lanes.x"), "{e}");
+        let e = Config::from_toml("[sync]\ninterval = 5\n").unwrap_err();
+        assert!(e.0.contains("interval"), "{e}");
+        let e = Config::from_toml("[bogus]\n").unwrap_err();
+        assert!(e.0.contains("bogus"), "{e}");
+        let e = Config::from_toml("[sync]\ninterval_ms = -1\n").unwrap_err();
+        assert!(e.0.contains("interval_ms"), "{e}");
+    }
+}

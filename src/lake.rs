@@ -1,0 +1,249 @@
+//! Storage of the lake behind one small trait, so the local directory and
+//! object stores share every line of logic above it.
+//!
+//! Paths are `/`-separated and relative to the output root. Files appear
+//! whole or not at all: [`Lake::create`] hands out a writer whose bytes
+//! become visible only on [`LakeFile::commit`] (locally a hidden temporary
+//! name renamed into place; dropped without commit, it is removed).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prefix of temporary files in the lake. Hive readers (Athena, Glue,
+/// DuckDB) skip names starting with `.` or `_`, so a crash never exposes one,
+/// and a re-run removes any it finds in the partitions it rewrites.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// A file being written into the lake.
+pub trait LakeFile: Write + Send {
+    /// Makes the file visible under its final name, whole.
+    fn commit(self: Box<Self>) -> io::Result<()>;
+}
+
+/// The output root: a local directory (later also `s3://bucket/prefix`).
+pub trait Lake: Send + Sync {
+    /// The URL of `path` under the root (`file:///...` locally).
+    fn url(&self, path: &str) -> String;
+    /// Starts writing `path`; it appears on commit, replacing any old file.
+    fn create(&self, path: &str) -> io::Result<Box<dyn LakeFile>>;
+    /// Writes `bytes` to `path` only if nothing is there; `false` if
+    /// something was (a conditional create, so concurrent runs agree).
+    fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool>;
+    /// Reads a whole (small) file; `None` if absent.
+    fn get(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+    /// Names of the entries directly under the directory `prefix`.
+    fn list_children(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// Removes a file; absent is fine.
+    fn delete(&self, path: &str) -> io::Result<()>;
+
+    /// Writes a whole file at once.
+    fn put(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut f = self.create(path)?;
+        f.write_all(bytes)?;
+        f.commit()
+    }
+}
+
+/// The lake in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalLake {
+    root: PathBuf,
+}
+
+impl LocalLake {
+    /// A lake rooted at `root` (created if missing).
+    pub fn new(root: &Path) -> io::Result<LocalLake> {
+        fs::create_dir_all(root)?;
+        Ok(LocalLake {
+            root: fs::canonicalize(root)?,
+        })
+    }
+
+    /// The directory of the lake.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, path: &str) -> PathBuf {
+        self.root.join(path)
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique hidden name beside `target`, its directory created.
+fn temp_path(target: &Path) -> io::Result<PathBuf> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no directory", target.display())))?;
+    fs::create_dir_all(dir)?;
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file");
+    Ok(dir.join(format!(
+        "{TEMP_PREFIX}{}-{}-{name}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )))
+}
+
+struct LocalFile {
+    temp: PathBuf,
+    target: PathBuf,
+    file: Option<io::BufWriter<fs::File>>,
+}
+
+impl Write for LocalFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("file already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl LakeFile for LocalFile {
+    fn commit(mut self: Box<Self>) -> io::Result<()> {
+        if let Some(f) = self.file.take() {
+            let file = f.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+        }
+        fs::rename(&self.temp, &self.target)
+    }
+}
+
+impl Drop for LocalFile {
+    fn drop(&mut self) {
+        // Not committed: leave nothing behind.
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Lake for LocalLake {
+    fn url(&self, path: &str) -> String {
+        file_url(&self.path(path), path.ends_with('/') || path.is_empty())
+    }
+
+    fn create(&self, path: &str) -> io::Result<Box<dyn LakeFile>> {
+        let target = self.path(path);
+        let temp = temp_path(&target)?;
+        let file = fs::File::create(&temp)?;
+        Ok(Box::new(LocalFile {
+            temp,
+            target,
+            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+        }))
+    }
+
+    fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool> {
+        let target = self.path(path);
+        // Write a temporary file, then hard-link it into place: the link
+        // fails if the name exists, so two runs cannot both create it, and
+        // the file is whole when it appears.
+        let temp = temp_path(&target)?;
+        let written = fs::File::create(&temp).and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+        let linked = written.and_then(|()| fs::hard_link(&temp, &target));
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.path(path)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list_children(&self, prefix: &str) -> io::Result<Vec<String>> {
+        let dir = self.path(prefix);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            if let Some(name) = entry?.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete(&self, path: &str) -> io::Result<()> {
+        let target = self.path(path);
+        let result = if target.is_dir() {
+            fs::remove_dir_all(&target)
+        } else {
+            fs::remove_file(&target)
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Drop directories left empty, so no empty partition remains.
+        let mut dir = target.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d == self.root || fs::remove_dir(&d).is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        Ok(())
+    }
+}
+
+/// `file://` URL of an absolute path, percent-encoded as URLs are.
+pub fn file_url(path: &Path, trailing_slash: bool) -> String {
+    let mut s = String::from("file://");
+    s.push_str(&encode_path(&path.to_string_lossy()));
+    if trailing_slash && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// Characters escaped in the path of a URL (RFC 3986 path, `/` kept).
+const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+/// Percent-encodes a path for a URL, keeping `/`.
+pub fn encode_path(path: &str) -> String {
+    percent_encoding::utf8_percent_encode(path, PATH_SET).to_string()
+}

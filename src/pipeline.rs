@@ -1,0 +1,526 @@
+//! One run of the pipeline over a list of bags: resolving inputs, the
+//! `bag_file` conflict rule, and each bag's stages (extract now; sync and
+//! scenes in later stages), with its catalogue item kept current.
+//!
+//! Everything here goes through [`Lake`] and [`ItemStore`], so the local
+//! back-ends and the AWS ones share this logic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use extractor::bag;
+use extractor::decode::Layout;
+use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
+use extractor::records::Connection;
+use extractor::source::{FileSource, ReadAt};
+
+use crate::catalog::{Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant};
+use crate::config::Config;
+use crate::lake::{Lake, encode_path};
+use crate::naming::{bag_file, md5_prefix, md5_prefix_of, table_name};
+use crate::registry::Registry;
+use crate::writer::{PartitionWriter, partition_dir, remove_stale};
+
+/// Directory of the per-topic tables under the output root.
+pub const TOPICS_DIR: &str = "topics";
+
+/// One input bag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// `file:///abs/path` (percent-encoded) or `s3://bucket/key`.
+    pub url: String,
+    /// The bucket (`""` for a local file).
+    pub bucket: String,
+    /// The object key, or the absolute path of a local file.
+    pub key: String,
+    /// The local file, for local sources.
+    pub path: Option<PathBuf>,
+}
+
+impl Source {
+    /// A local file source (the path made absolute and canonical, so the
+    /// same file always gives the same `source_url`).
+    pub fn local(path: &Path) -> std::io::Result<Source> {
+        let abs = std::fs::canonicalize(path)?;
+        let key = abs.to_string_lossy().to_string();
+        Ok(Source {
+            url: format!("file://{}", encode_path(&key)),
+            bucket: String::new(),
+            key,
+            path: Some(abs),
+        })
+    }
+
+    /// The `bag_file` this source gives.
+    pub fn bag_file(&self) -> String {
+        bag_file(&self.key)
+    }
+}
+
+/// Finds the bags of one command-line input: a bag file, or a directory
+/// searched recursively in byte order of the full path.
+pub fn local_inputs(input: &Path) -> std::io::Result<Vec<Source>> {
+    let meta = std::fs::metadata(input)?;
+    if meta.is_file() {
+        return Ok(vec![Source::local(input)?]);
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![input.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "bag") {
+                found.push(Source::local(&path)?);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    Ok(found)
+}
+
+/// What a run needs: where outputs go and how to run.
+pub struct Context {
+    pub lake: Arc<dyn Lake>,
+    pub bags: Arc<dyn ItemStore>,
+    pub config: Config,
+    /// Called per bag with its total bytes; returns the progress callback.
+    pub progress: Box<dyn Fn(&str, u64) -> Box<dyn Progress> + Send + Sync>,
+}
+
+/// Progress of one bag.
+pub trait Progress: Send + Sync {
+    /// `bytes` more of the bag were read.
+    fn advance(&self, bytes: u64);
+    /// The bag is done.
+    fn finish(&self);
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// The result of one bag, for the summary and the exit status.
+#[derive(Debug, Clone)]
+pub struct BagOutcome {
+    pub bag_file: String,
+    pub source: String,
+    pub status: Status,
+    pub message_count: u64,
+    pub topics: usize,
+    pub tables_written: usize,
+    pub rows_written: u64,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl BagOutcome {
+    fn failed(bag_file: String, source: &Source, error: String) -> BagOutcome {
+        BagOutcome {
+            bag_file,
+            source: source.url.clone(),
+            status: Status::Failed,
+            message_count: 0,
+            topics: 0,
+            tables_written: 0,
+            rows_written: 0,
+            warnings: Vec::new(),
+            error: Some(error),
+            bytes: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs every bag, in order. A bag that fails does not stop the others.
+/// Sources that give a `bag_file` already taken by another source (earlier
+/// on the command line, or in the catalogue) are refused and get no item.
+pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
+    let mut seen: HashMap<String, &Source> = HashMap::new();
+    let mut outcomes = Vec::new();
+    for source in sources {
+        let name = source.bag_file();
+        if let Some(first) = seen.get(&name) {
+            if first.url == source.url {
+                continue; // the same bag named twice runs once
+            }
+            outcomes.push(BagOutcome::failed(
+                name.clone(),
+                source,
+                format!(
+                    "bag_file {name} conflict: {} gives the same bag_file as {}, which came first; refused",
+                    source.url, first.url
+                ),
+            ));
+            continue;
+        }
+        seen.insert(name.clone(), source);
+        match ctx.bags.get(&name, None) {
+            Ok(Some(item)) => {
+                let owner = item.get("source_url").and_then(Attr::as_s).unwrap_or("");
+                if owner != source.url {
+                    outcomes.push(BagOutcome::failed(
+                        name.clone(),
+                        source,
+                        format!(
+                            "bag_file {name} conflict: {} gives the same bag_file as {owner}, already in the catalogue; refused",
+                            source.url
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                outcomes.push(BagOutcome::failed(
+                    name.clone(),
+                    source,
+                    format!("reading the bag catalogue: {e}"),
+                ));
+                continue;
+            }
+        }
+        outcomes.push(run_bag(ctx, source));
+    }
+    outcomes
+}
+
+/// Runs every stage on one bag and records it in the catalogue.
+pub fn run_bag(ctx: &Context, source: &Source) -> BagOutcome {
+    let started = Instant::now();
+    let name = source.bag_file();
+    let mut record = BagRecord {
+        bag_file: name.clone(),
+        source_url: source.url.clone(),
+        size_bytes: 0,
+        start_time_ns: None,
+        end_time_ns: None,
+        message_count: 0,
+        topics: BTreeMap::new(),
+        status: Status::Failed,
+        warnings: Vec::new(),
+        error: None,
+    };
+    let result = extract_bag(ctx, source, &mut record);
+    let mut outcome = BagOutcome {
+        bag_file: name.clone(),
+        source: source.url.clone(),
+        status: Status::Failed,
+        message_count: record.message_count,
+        topics: record.topics.len(),
+        tables_written: 0,
+        rows_written: 0,
+        warnings: Vec::new(),
+        error: None,
+        bytes: record.size_bytes,
+        elapsed: Duration::ZERO,
+    };
+    match result {
+        Ok(written) => {
+            outcome.tables_written = written.tables;
+            outcome.rows_written = written.rows;
+            record.status = Status::Done;
+        }
+        Err(e) => {
+            record.status = Status::Failed;
+            record.error = Some(e);
+        }
+    }
+    if let Err(e) = ctx.bags.put(record.to_item()) {
+        record.status = Status::Failed;
+        record.error = Some(format!("writing the bag catalogue: {e}"));
+    }
+    outcome.status = record.status;
+    outcome.warnings = record.warnings;
+    outcome.error = record.error;
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+struct Written {
+    tables: usize,
+    rows: u64,
+}
+
+/// The extract stage: bag → topic tables, filling in `record`.
+fn extract_bag(ctx: &Context, source: &Source, record: &mut BagRecord) -> Result<Written, String> {
+    let path = source
+        .path
+        .as_ref()
+        .ok_or_else(|| format!("{}: only local files can be read so far", source.url))?;
+    let src = FileSource::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    record.size_bytes = src.len();
+    let layout = bag::read_layout(&src).map_err(|e| format!("{}: {e}", source.url))?;
+    record
+        .warnings
+        .extend(layout.warnings.iter().map(|w| w.message.clone()));
+
+    let topics = group_topics(&layout.connections);
+    let registry = Registry::new(ctx.lake.as_ref());
+    let (plan, names) = plan_tables(&topics, &ctx.config, &registry)
+        .map_err(|e| format!("schema registry: {e}"))?;
+
+    let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            (
+                partition_dir(&format!("{TOPICS_DIR}/{}", t.name), &record.bag_file),
+                t.layout.schema().clone(),
+            )
+        })
+        .collect();
+    let mut writer = PartitionWriter::new(ctx.lake.as_ref(), table_dirs);
+    let progress = (ctx.progress)(
+        &record.bag_file,
+        layout.chunks.iter().map(|c| c.compressed_len).sum(),
+    );
+    let report = extract::extract(&src, &layout, &plan, &mut writer, &|n| progress.advance(n));
+    progress.finish();
+    let report = report.map_err(|e| format!("{}: {e}", source.url))?;
+    let files = writer
+        .finish()
+        .map_err(|e| format!("writing the topic tables: {e}"))?;
+    let written: Vec<String> = files.iter().flatten().cloned().collect();
+    remove_stale(ctx.lake.as_ref(), TOPICS_DIR, &record.bag_file, &written)
+        .map_err(|e| format!("removing the previous run's files: {e}"))?;
+
+    record.message_count = report.message_count;
+    record.start_time_ns = report.start_time_ns;
+    record.end_time_ns = report.end_time_ns;
+    record.topics = topic_records(&topics, &names, &report);
+    record
+        .warnings
+        .extend(report_warnings(&topics, &plan, &report));
+    if report.message_count == 0 {
+        record.warnings.push("the bag has no messages".to_string());
+    }
+    record.status = Status::Extracted;
+    ctx.bags
+        .put(record.to_item())
+        .map_err(|e| format!("writing the bag catalogue: {e}"))?;
+    Ok(Written {
+        tables: files.iter().filter(|f| !f.is_empty()).count(),
+        rows: report.rows_per_table.iter().sum(),
+    })
+}
+
+/// The connections of one topic that share an md5sum (one layout).
+struct Variant {
+    datatype: String,
+    md5sum: String,
+    conns: Vec<u32>,
+    layout: Result<Arc<Layout>, String>,
+}
+
+/// A topic and its types, first type first.
+struct TopicGroup {
+    topic: String,
+    variants: Vec<Variant>,
+}
+
+/// Groups connections by topic and md5sum, in connection-record order,
+/// compiling each distinct definition once.
+fn group_topics(connections: &[Connection]) -> Vec<TopicGroup> {
+    let mut groups: Vec<TopicGroup> = Vec::new();
+    let mut compiled: HashMap<(String, String), Result<Arc<Layout>, String>> = HashMap::new();
+    let mut compile = |c: &Connection| {
+        compiled
+            .entry((c.datatype.clone(), c.message_definition.clone()))
+            .or_insert_with(|| {
+                extractor::msgdef::parse(&c.datatype, &c.message_definition)
+                    .map(|t| Arc::new(Layout::new(&t)))
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    };
+    for c in connections {
+        let gi = match groups.iter().position(|g| g.topic == c.topic) {
+            Some(i) => i,
+            None => {
+                groups.push(TopicGroup {
+                    topic: c.topic.clone(),
+                    variants: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[gi];
+        match group
+            .variants
+            .iter_mut()
+            .find(|v| v.md5sum.eq_ignore_ascii_case(&c.md5sum))
+        {
+            Some(v) => {
+                v.conns.push(c.id);
+                // A later connection of the same layout may carry a usable
+                // definition where the first did not.
+                if v.layout.is_err() {
+                    if let Ok(l) = compile(c) {
+                        v.layout = Ok(l);
+                    }
+                }
+            }
+            None => group.variants.push(Variant {
+                datatype: c.datatype.clone(),
+                md5sum: c.md5sum.clone(),
+                conns: vec![c.id],
+                layout: compile(c),
+            }),
+        }
+    }
+    groups
+}
+
+/// Table names per topic group and variant (`None`: not extracted).
+type TableNames = Vec<Vec<Option<String>>>;
+
+/// Assigns a table to every extracted, decodable topic type.
+fn plan_tables(
+    groups: &[TopicGroup],
+    config: &Config,
+    registry: &Registry,
+) -> std::io::Result<(ExtractPlan, TableNames)> {
+    let mut plan = ExtractPlan::default();
+    let mut taken: HashMap<String, &str> = HashMap::new();
+    let mut names: TableNames = groups
+        .iter()
+        .map(|g| vec![None; g.variants.len()])
+        .collect();
+    for (gi, g) in groups.iter().enumerate() {
+        if !config.extract.topics.is_empty() && !config.extract.topics.contains(&g.topic) {
+            continue;
+        }
+        let mut base = table_name(&g.topic);
+        match taken.get(&base) {
+            Some(other) if *other != g.topic => {
+                base = format!("{base}__{}", md5_prefix_of(&g.topic));
+            }
+            _ => {}
+        }
+        taken.insert(base.clone(), &g.topic);
+        for (vi, v) in g.variants.iter().enumerate() {
+            let Ok(layout) = &v.layout else { continue };
+            let name = if vi == 0 {
+                registry.assign(&base, &v.datatype, &v.md5sum, layout.schema())?
+            } else {
+                let suffixed = format!("{base}__{}", md5_prefix(&v.md5sum));
+                registry.assign_exact(&suffixed, &v.datatype, &v.md5sum, layout.schema())?
+            };
+            let index = plan.tables.len();
+            names[gi][vi] = Some(name.clone());
+            plan.tables.push(TablePlan {
+                name,
+                topic: g.topic.clone(),
+                layout: layout.clone(),
+            });
+            for &conn in &v.conns {
+                plan.conn_table.insert(conn, index);
+            }
+        }
+    }
+    Ok((plan, names))
+}
+
+/// The `topics` map of the catalogue item.
+fn topic_records(
+    groups: &[TopicGroup],
+    names: &TableNames,
+    report: &ExtractReport,
+) -> BTreeMap<String, TopicRecord> {
+    groups
+        .iter()
+        .zip(names)
+        .map(|(g, names)| {
+            let mut variants = g.variants.iter().zip(names).map(|(v, table)| TopicVariant {
+                datatype: v.datatype.clone(),
+                md5sum: v.md5sum.clone(),
+                message_count: v
+                    .conns
+                    .iter()
+                    .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
+                    .sum(),
+                table: table.clone(),
+            });
+            let first = variants
+                .next()
+                .expect("a topic has at least one connection");
+            (
+                g.topic.clone(),
+                TopicRecord {
+                    first,
+                    variants: variants.collect(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Per-topic warnings: unusable definitions, messages that did not decode,
+/// replaced UTF-8, chunks skipped, unknown connections.
+fn report_warnings(
+    groups: &[TopicGroup],
+    plan: &ExtractPlan,
+    report: &ExtractReport,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (offset, reason) in &report.skipped_chunks {
+        warnings.push(format!("chunk at offset {offset} skipped: {reason}"));
+    }
+    for (conn, n) in &report.unknown_connections {
+        warnings.push(format!(
+            "{n} messages name connection id {conn}, which no connection record defines; skipped"
+        ));
+    }
+    for g in groups {
+        for v in &g.variants {
+            let read: u64 = v
+                .conns
+                .iter()
+                .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
+                .sum();
+            if let Err(reason) = &v.layout {
+                warnings.push(format!(
+                    "topic {}: definition of {} unusable ({reason}); {read} messages skipped",
+                    g.topic, v.datatype
+                ));
+            }
+        }
+        let failed: Vec<_> = g
+            .variants
+            .iter()
+            .flat_map(|v| v.conns.iter())
+            .filter_map(|c| report.decode_failures.get(c))
+            .collect();
+        let count: u64 = failed.iter().map(|f| f.count).sum();
+        if count > 0 {
+            warnings.push(format!(
+                "topic {}: {count} messages skipped: {}",
+                g.topic, failed[0].first_reason
+            ));
+        }
+        let invalid: u64 = plan
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.topic == g.topic)
+            .map(|(i, _)| report.invalid_utf8_per_table[i])
+            .sum();
+        if invalid > 0 {
+            warnings.push(format!(
+                "topic {}: {invalid} strings with invalid UTF-8 replaced by U+FFFD",
+                g.topic
+            ));
+        }
+    }
+    warnings
+}
