@@ -1,0 +1,9 @@
+//! Integration tests: the built `bagpipe` binary against real bags, bags
+//! built in code, and the lake read back by DuckDB and pyarrow.
+
+mod util;
+
+mod cli;
+mod damaged;
+mod lake;
+mod parity;

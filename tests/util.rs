@@ -1,0 +1,128 @@
+//! Helpers shared by the integration tests: the built binary, the bag
+//! folders, the catalogue on disk, and DuckDB through Python.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `bagpipe` binary under test.
+pub fn bagpipe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bagpipe"))
+}
+
+/// Runs `bagpipe run --out ROOT ARGS...` and returns its output.
+pub fn run(root: &Path, args: &[&str]) -> Output {
+    let mut cmd = bagpipe();
+    cmd.arg("run")
+        .arg("--quiet")
+        .arg("--out")
+        .arg(root)
+        .args(args);
+    cmd.output().expect("bagpipe runs")
+}
+
+/// Exit code, stdout and stderr of an output, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The third-party bags beside the checkout.
+pub fn real_bags() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bags/real");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the tests need ../shared beside the checkout",
+        dir.display()
+    );
+    dir.canonicalize().unwrap()
+}
+
+/// One third-party bag.
+pub fn real_bag(name: &str) -> PathBuf {
+    real_bags().join(name)
+}
+
+/// Every ROS1 bag among the third-party files.
+pub fn real_ros1_bags() -> Vec<PathBuf> {
+    let mut bags: Vec<PathBuf> = std::fs::read_dir(real_bags())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bag"))
+        .collect();
+    bags.sort();
+    bags
+}
+
+/// The committed sample bags.
+pub fn sample_bags() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-bags")
+}
+
+/// The catalogue items of a local lake, by `bag_file`.
+pub fn catalog(root: &Path) -> std::collections::BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(root.join("dynamodb/bags.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("catalogue lines are JSON");
+            let item = v["Item"].clone();
+            (item["bag_file"]["S"].as_str().unwrap().to_string(), item)
+        })
+        .collect()
+}
+
+/// The warnings of a catalogue item.
+pub fn warnings(item: &Value) -> Vec<String> {
+    item["warnings"]["L"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["S"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Python 3 with the modules the tests need; fails the test with a clear
+/// message when they are missing (`.ci/run` installs them).
+pub fn python() -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Runs a DuckDB query and returns its rows.
+pub fn duckdb(sql: &str) -> Vec<Vec<Value>> {
+    let out = python()
+        .arg("tests/python/query.py")
+        .arg(sql)
+        .output()
+        .expect("python3 runs (install it and `pip install duckdb`)");
+    assert!(
+        out.status.success(),
+        "duckdb query failed: {sql}\n{}",
+        show(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every file under a directory, relative to it, sorted.
+pub fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
