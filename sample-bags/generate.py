@@ -1084,10 +1084,12 @@ DRIVES = [
 ]
 
 
-def big_drive(size_gb: float) -> Drive:
-    """Drive 1's story repeated every 20 s, with a 30 Hz camera."""
+def big_drive(size_gb: float, camera: bool = True) -> Drive:
+    """Drive 1's story repeated every 20 s, with a 30 Hz camera (or, with
+    camera=False, only the structured topics: many small messages)."""
     base = DRIVES[0]
-    bytes_per_s = 30 * 1.9e6            # measured lz4 size of a frame, roughly
+    # lz4 bytes per second of driving, roughly: a frame, or the small topics.
+    bytes_per_s = 30 * 1.9e6 if camera else 24e3
     duration = size_gb * 1e9 / bytes_per_s * 1.3 + 20.0
     cycles = int(duration // 20.0) + 1
     actors, stops, fixed, notes = [], [], [], []
@@ -1102,7 +1104,7 @@ def big_drive(size_gb: float) -> Drive:
     return Drive(name="big", compression="lz4", seed=1000, start_ns=1_715_700_000_000_000_000,
                  duration=20.0 * cycles, origin=base.origin, yaw0=base.yaw0, cruise=base.cruise,
                  stops=stops, lines=base.lines, actors=actors, fixed=fixed, annotations=notes,
-                 image_hz=30.0, chunk_threshold=768 * 1024)
+                 image_hz=30.0 if camera else 0.0, chunk_threshold=768 * 1024)
 
 
 def main() -> int:
@@ -1111,11 +1113,13 @@ def main() -> int:
                     help="directory for the three sample bags (default: next to this script)")
     ap.add_argument("--big", type=Path, help="write one big benchmark bag to this path instead")
     ap.add_argument("--size-gb", type=float, default=1.0, help="size of the --big bag in GB (1e9 bytes)")
+    ap.add_argument("--no-camera", action="store_true",
+                    help="with --big: only the structured topics (many small messages)")
     ap.add_argument("--verbose", action="store_true", help="print the frames with people in lane")
     args = ap.parse_args()
     ty = Types()
     if args.big:
-        drive = big_drive(args.size_gb)
+        drive = big_drive(args.size_gb, camera=not args.no_camera)
         started = time.monotonic()
         count, _ = write_bag(drive, args.big, ty, max_bytes=int(args.size_gb * 1e9))
         took = time.monotonic() - started

@@ -88,8 +88,11 @@ pub struct Context {
     pub bags: Arc<dyn ItemStore>,
     pub config: Config,
     /// Called per bag with its total bytes; returns the progress callback.
-    pub progress: Box<dyn Fn(&str, u64) -> Box<dyn Progress> + Send + Sync>,
+    pub progress: ProgressFactory,
 }
+
+/// Makes the progress reporter of a bag from its name and total bytes.
+pub type ProgressFactory = Box<dyn Fn(&str, u64) -> Box<dyn Progress> + Send + Sync>;
 
 /// Progress of one bag.
 pub trait Progress: Send + Sync {
@@ -364,10 +367,10 @@ fn group_topics(connections: &[Connection]) -> Vec<TopicGroup> {
                 v.conns.push(c.id);
                 // A later connection of the same layout may carry a usable
                 // definition where the first did not.
-                if v.layout.is_err() {
-                    if let Ok(l) = compile(c) {
-                        v.layout = Ok(l);
-                    }
+                if v.layout.is_err()
+                    && let Ok(l) = compile(c)
+                {
+                    v.layout = Ok(l);
                 }
             }
             None => group.variants.push(Variant {

@@ -241,3 +241,46 @@ fn one_topic_with_two_types_and_tables_that_share_an_md5() {
     assert_eq!(total, 8647);
     assert_eq!(cat["turtlesim_none"]["message_count"]["N"], "8647");
 }
+
+#[test]
+fn bags_rosbags_refuses_still_follow_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bags = [
+        real_bag("constants_md5_mismatch.bag"),
+        real_bag("empty_message_definition.bag"),
+        real_bag("empty_msgs.bag"),
+    ];
+    let args: Vec<&str> = bags.iter().map(|b| b.to_str().unwrap()).collect();
+    let out = run(root, &args);
+    assert!(out.status.success(), "{}", show(&out));
+    let cat = catalog(root);
+    // The md5sum is taken as given, not recomputed: a definition of only
+    // constants is a message with no fields, a table of log times only.
+    let constants = &cat["constants_md5_mismatch"]["topics"]["M"]["/constants"]["M"];
+    assert_eq!(constants["md5sum"]["S"].as_str().unwrap().len(), 32);
+    // An empty definition describes 0-byte messages exactly: kept, no columns.
+    for (table, bag, rows) in [
+        ("constants", "constants_md5_mismatch", 1),
+        ("led_array_status", "empty_message_definition", 14),
+        ("empty", "empty_msgs", 10),
+    ] {
+        let file = root.join(format!("topics/{table}/bag_file={bag}/part-00000.parquet"));
+        let sql = format!("SELECT count(*) FROM read_parquet('{}')", file.display());
+        assert_eq!(duckdb(&sql)[0][0].as_i64(), Some(rows), "{table}");
+        let sql = format!(
+            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('{}', hive_partitioning = false))",
+            file.display()
+        );
+        assert_eq!(
+            duckdb(&sql),
+            vec![vec![serde_json::json!("log_time_ns")]],
+            "{table}"
+        );
+        assert!(
+            warnings(&cat[bag]).is_empty(),
+            "{bag}: {:?}",
+            warnings(&cat[bag])
+        );
+    }
+}

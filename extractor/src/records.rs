@@ -89,7 +89,9 @@ const LEN_PREFIX: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {
     offset: u64,
-    fields: Vec<(&'a [u8], &'a [u8])>,
+    // Inline: a message record's header (conn, op, time) is parsed once
+    // per message, and a heap allocation each time showed in profiles.
+    fields: smallvec::SmallVec<[(&'a [u8], &'a [u8]); 6]>,
 }
 
 impl<'a> Fields<'a> {
@@ -184,7 +186,7 @@ pub fn le_u32_at(buf: &[u8], pos: usize) -> Option<u32> {
 /// A field length that runs past the header, or a field without `=`, is
 /// an error naming the offset.
 pub fn parse_header(bytes: &[u8], offset: u64) -> Result<Fields<'_>> {
-    let mut fields = Vec::new();
+    let mut fields = smallvec::SmallVec::new();
     let mut pos = 0usize;
     while pos < bytes.len() {
         let Some(len) = le_u32_at(bytes, pos) else {

@@ -85,7 +85,7 @@ fn message(string: &[u8], points: &[(f64, f64)]) -> Vec<u8> {
         .raw(&(-5i8).to_le_bytes())
         .raw(&(-6i8).to_le_bytes())
         .raw(&[250]) // uint8
-        .raw(&[b'A']) // char
+        .raw(b"A") // char
         .raw(&(-300i16).to_le_bytes())
         .raw(&65000u16.to_le_bytes())
         .raw(&(-70000i32).to_le_bytes())
