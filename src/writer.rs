@@ -37,14 +37,14 @@ pub const ROW_GROUP_BYTES: usize = 32 << 20;
 
 /// Arrow bytes buffered across all tables before the largest buffer is
 /// encoded early.
-pub const BUFFER_BUDGET: usize = 64 << 20;
+pub const BUFFER_BUDGET: usize = 48 << 20;
 
 /// Bytes after which a table's part file is closed and the next begins.
 pub const PART_BYTES: usize = 1 << 30;
 
 /// Row groups being encoded at once: enough to keep every core busy.
 pub fn max_in_flight() -> usize {
-    rayon::current_num_threads() + 1
+    rayon::current_num_threads()
 }
 
 /// Name of the `n`th part file of a partition.

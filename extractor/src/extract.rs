@@ -26,7 +26,7 @@ use crate::source::ReadAt;
 /// Uncompressed bytes decoded in one parallel window. Two windows are alive
 /// at once (one decoding, one being written), so this bounds the memory the
 /// decoded-but-unwritten rows take.
-pub const WINDOW_BYTES: u64 = 48 << 20;
+pub const WINDOW_BYTES: u64 = 32 << 20;
 
 /// Where decoded rows go: one call per batch, in log-time order per table.
 pub trait TableSink: Send {
