@@ -168,6 +168,16 @@ impl JsonlStore {
         })
     }
 
+    /// Every item, in key order.
+    pub fn all(&self) -> Vec<Item> {
+        self.items
+            .lock()
+            .expect("store lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
     fn save(&self, items: &BTreeMap<(String, String), Item>) -> io::Result<()> {
         let mut text = String::new();
         for item in items.values() {

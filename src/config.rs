@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 
+pub use scenes::config::{BoxGeometry, DetectionsConfig, LanesConfig, ScenesConfig};
+
 /// The configuration as written in the file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,7 +65,7 @@ pub struct RawScenesConfig {
     /// Where the detected boxes are.
     pub detections: RawDetectionsConfig,
     /// Where the lane polylines are.
-    pub lanes: LanesConfig,
+    pub lanes: RawLanesConfig,
 }
 
 impl Default for RawScenesConfig {
@@ -73,7 +75,7 @@ impl Default for RawScenesConfig {
             min_scene_ms: 0,
             merge_gap_ms: 0,
             detections: RawDetectionsConfig::default(),
-            lanes: LanesConfig::default(),
+            lanes: RawLanesConfig::default(),
         }
     }
 }
@@ -127,10 +129,10 @@ impl Default for RawDetectionsConfig {
     }
 }
 
-/// `[scenes.lanes]`.
+/// `[scenes.lanes]` as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
-pub struct LanesConfig {
+pub struct RawLanesConfig {
     /// The lanes topic.
     pub topic: String,
     /// Path from the message to the list of lanes.
@@ -143,9 +145,9 @@ pub struct LanesConfig {
     pub y: String,
 }
 
-impl Default for LanesConfig {
+impl Default for RawLanesConfig {
     fn default() -> Self {
-        LanesConfig {
+        RawLanesConfig {
             topic: "/post_process/lane_points/rgb_front_right".to_string(),
             lanes: "lanes".to_string(),
             points: "image_points".to_string(),
@@ -153,45 +155,6 @@ impl Default for LanesConfig {
             y: "y".to_string(),
         }
     }
-}
-
-/// How a box's geometry is given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BoxGeometry {
-    /// Centre and size.
-    Centre {
-        x: String,
-        y: String,
-        width: String,
-        height: String,
-    },
-    /// Corners, reported as centre `(min + max) / 2` and size `max - min`.
-    Corners {
-        xmin: String,
-        ymin: String,
-        xmax: String,
-        ymax: String,
-    },
-}
-
-/// Checked `[scenes.detections]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetectionsConfig {
-    pub topic: String,
-    pub boxes: String,
-    pub class: String,
-    pub score: Option<String>,
-    pub geometry: BoxGeometry,
-}
-
-/// Checked `[scenes]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenesConfig {
-    pub person_classes: Vec<String>,
-    pub min_scene_ms: u64,
-    pub merge_gap_ms: u64,
-    pub detections: DetectionsConfig,
-    pub lanes: LanesConfig,
 }
 
 /// A checked configuration.
@@ -320,7 +283,13 @@ impl RawConfig {
                     score: d.score,
                     geometry,
                 },
-                lanes: l,
+                lanes: LanesConfig {
+                    topic: l.topic,
+                    lanes: l.lanes,
+                    points: l.points,
+                    x: l.x,
+                    y: l.y,
+                },
             },
         })
     }

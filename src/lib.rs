@@ -14,4 +14,5 @@ pub mod lake;
 pub mod naming;
 pub mod pipeline;
 pub mod registry;
+pub mod stages;
 pub mod writer;

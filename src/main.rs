@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use bagpipe::catalog::{JsonlStore, LOCAL_BAGS_PATH, Status};
+use bagpipe::catalog::{JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, Status};
 use bagpipe::config::Config;
 use bagpipe::inspect::{describe, format_bytes, scan};
 use bagpipe::lake::{Lake, LocalLake};
 use bagpipe::pipeline::{self, BagOutcome, Context, NoProgress, Progress, Source};
 use clap::{Parser, Subcommand};
 use extractor::source::FileSource;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// ROS bags to a Parquet analytics lake and a catalogue of driving scenes.
 ///
@@ -35,10 +35,13 @@ enum Command {
     /// Run the pipeline on bags and write the lake.
     ///
     /// Each INPUT is a bag file or a directory searched recursively for
-    /// `.bag` files (in byte order of the full path). Outputs go under
-    /// ROOT: `topics/<table>/bag_file=<bag>/part-NNNNN.parquet`, the
-    /// schema registry `_schemas/`, and the bag catalogue
-    /// `dynamodb/bags.jsonl` (DynamoDB export format).
+    /// `.bag` files (in byte order of the full path). Every stage runs on
+    /// each bag: the topic tables `topics/<table>/bag_file=<bag>/`, the
+    /// 100 ms timeline `synchronized/`, lane assignment per tick
+    /// `scene_detections/`, the person-in-lane scenes `scenes/`, all
+    /// Parquet files `part-NNNNN.parquet`; the schema registry `_schemas/`;
+    /// the scene records and the bag catalogue in `dynamodb/scenes.jsonl`
+    /// and `dynamodb/bags.jsonl` (DynamoDB export format).
     ///
     /// Re-running a bag replaces its outputs exactly. Exit status: 0 when
     /// every bag succeeded, 1 when any failed (the others still complete),
@@ -58,6 +61,17 @@ enum Command {
         /// Print no progress bars.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// List the scene records of a lake's local scene store.
+    ///
+    /// Example: bagpipe scenes lake --bag drive_0001_raw
+    Scenes {
+        /// The output root given to `run --out`.
+        #[arg(value_name = "LAKE")]
+        lake: String,
+        /// Only the scenes of this bag_file.
+        #[arg(long, value_name = "BAG_FILE")]
+        bag: Option<String>,
     },
     /// Show what a bag holds: topics, types, counts, time span, chunks.
     ///
@@ -79,6 +93,29 @@ enum Command {
 /// flattened it but cost a third more time in page faults.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `writeln!` into a `String` (which cannot fail).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Writes a command's output to stdout. A reader that went away (`| head`)
+/// ends the output quietly, as in any Unix tool; other errors are reported.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => eprintln!("error: writing to stdout: {e}"),
+    }
+}
 
 /// A usage error: exit status 2, before any bag runs.
 #[derive(Debug)]
@@ -112,6 +149,9 @@ fn main() -> ExitCode {
             inputs,
             quiet,
         } => run(config, &out, &inputs, quiet),
+        Command::Scenes { lake, bag } => {
+            list_scenes(&lake, bag.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Inspect { bag, scan } => inspect(&bag, scan).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -172,11 +212,20 @@ fn run(config: Option<PathBuf>, out: &str, inputs: &[String], quiet: bool) -> Re
         Arc::new(LocalLake::new(&root).with_context(|| format!("creating {}", root.display()))?);
     let bags = JsonlStore::open(lake.clone(), LOCAL_BAGS_PATH, "bag_file", None)
         .with_context(|| format!("opening the bag catalogue {}", lake.url(LOCAL_BAGS_PATH)))?;
+    let scenes = JsonlStore::open(
+        lake.clone(),
+        LOCAL_SCENES_PATH,
+        "bag_file",
+        Some("scene_id"),
+    )
+    .with_context(|| format!("opening the scene store {}", lake.url(LOCAL_SCENES_PATH)))?;
+    let bars = MultiProgress::new();
     let ctx = Context {
         lake,
         bags: Arc::new(bags),
+        scenes: Arc::new(scenes),
         config,
-        progress: Box::new(move |name, total| progress_bar(name, total, quiet)),
+        progress: Box::new(move |name, total| progress_bar(&bars, name, total, quiet)),
     };
     let outcomes = pipeline::run(&ctx, &sources);
     print_summary(&outcomes);
@@ -191,6 +240,7 @@ fn run(config: Option<PathBuf>, out: &str, inputs: &[String], quiet: bool) -> Re
 /// A progress bar that appears only once a bag takes more than a moment,
 /// and only on a terminal.
 struct Bar {
+    bars: MultiProgress,
     bar: ProgressBar,
     started: Instant,
     shown: std::sync::atomic::AtomicBool,
@@ -207,7 +257,7 @@ impl Progress for Bar {
             && self.started.elapsed() > PROGRESS_DELAY
             && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed)
         {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bars.add(self.bar.clone());
         }
     }
 
@@ -216,7 +266,7 @@ impl Progress for Bar {
     }
 }
 
-fn progress_bar(name: &str, total: u64, quiet: bool) -> Box<dyn Progress> {
+fn progress_bar(bars: &MultiProgress, name: &str, total: u64, quiet: bool) -> Box<dyn Progress> {
     if quiet {
         return Box::new(NoProgress);
     }
@@ -230,6 +280,7 @@ fn progress_bar(name: &str, total: u64, quiet: bool) -> Box<dyn Progress> {
     );
     bar.set_prefix(name.to_string());
     Box::new(Bar {
+        bars: bars.clone(),
         bar,
         started: Instant::now(),
         shown: std::sync::atomic::AtomicBool::new(false),
@@ -238,6 +289,7 @@ fn progress_bar(name: &str, total: u64, quiet: bool) -> Box<dyn Progress> {
 }
 
 fn print_summary(outcomes: &[BagOutcome]) {
+    let mut out = String::new();
     for o in outcomes {
         for w in &o.warnings {
             eprintln!("warning: {}: {w}", o.bag_file);
@@ -252,18 +304,31 @@ fn print_summary(outcomes: &[BagOutcome]) {
         .max()
         .unwrap_or(8)
         .max(8);
-    println!(
-        "{:width$}  {:9}  {:>10}  {:>6}  {:>6}  {:>8}  {:>9}  {:>8}",
-        "bag_file", "status", "messages", "topics", "tables", "warnings", "size", "time"
+    outln!(
+        out,
+        "{:width$}  {:12}  {:>10}  {:>6}  {:>6}  {:>6}  {:>6}  {:>8}  {:>9}  {:>8}",
+        "bag_file",
+        "status",
+        "messages",
+        "topics",
+        "tables",
+        "ticks",
+        "scenes",
+        "warnings",
+        "size",
+        "time"
     );
     for o in outcomes {
-        println!(
-            "{:width$}  {:9}  {:>10}  {:>6}  {:>6}  {:>8}  {:>9}  {:>7.2}s",
+        outln!(
+            out,
+            "{:width$}  {:12}  {:>10}  {:>6}  {:>6}  {:>6}  {:>6}  {:>8}  {:>9}  {:>7.2}s",
             o.bag_file,
             o.status.as_str(),
             o.message_count,
             o.topics,
             o.tables_written,
+            o.ticks,
+            o.scenes,
             o.warnings.len(),
             format_bytes(o.bytes),
             o.elapsed.as_secs_f64()
@@ -273,17 +338,81 @@ fn print_summary(outcomes: &[BagOutcome]) {
         .iter()
         .filter(|o| o.status == Status::Failed)
         .count();
-    println!("{} bags, {} failed", outcomes.len(), failed);
+    outln!(out, "{} bags, {} failed", outcomes.len(), failed);
+    emit(&out);
+}
+
+/// Prints the scene records of a local lake as a table.
+fn list_scenes(lake: &str, bag: Option<&str>) -> Result<()> {
+    let root = local_root(lake)?;
+    if !root.join(LOCAL_SCENES_PATH).exists() {
+        return Err(usage(format!(
+            "{}: no scene store ({LOCAL_SCENES_PATH}); is it the --out of a run?",
+            root.display()
+        )));
+    }
+    let lake: Arc<dyn Lake> = Arc::new(LocalLake::new(&root)?);
+    let store = JsonlStore::open(
+        lake.clone(),
+        LOCAL_SCENES_PATH,
+        "bag_file",
+        Some("scene_id"),
+    )?;
+    let mut out = String::new();
+    let mut items = store.all();
+    if let Some(bag) = bag {
+        items.retain(|i| i.get("bag_file").and_then(|a| a.as_s()) == Some(bag));
+    }
+    let text = |i: &bagpipe::catalog::Item, k: &str| match i.get(k) {
+        Some(bagpipe::catalog::Attr::S(s) | bagpipe::catalog::Attr::N(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let num = |i: &bagpipe::catalog::Item, k: &str| text(i, k).parse::<i64>().unwrap_or(0);
+    items.sort_by_key(|i| (text(i, "bag_file"), num(i, "start_time_ns")));
+    let width = items
+        .iter()
+        .map(|i| text(i, "bag_file").len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    outln!(
+        out,
+        "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}",
+        "bag_file",
+        "scene_type",
+        "start (UTC)",
+        "length_ms",
+        "start_n",
+        "max_n"
+    );
+    for i in &items {
+        let start = u64::try_from(num(i, "start_time_ns")).unwrap_or(0);
+        outln!(
+            out,
+            "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}",
+            text(i, "bag_file"),
+            text(i, "scene_type"),
+            bagpipe::inspect::format_time(start),
+            text(i, "scene_length_ms"),
+            text(i, "num_people_in_scene_start"),
+            text(i, "max_people_in_lane"),
+        );
+    }
+    outln!(out, "{} scenes", items.len());
+    emit(&out);
+    Ok(())
 }
 
 fn inspect(bag: &std::path::Path, do_scan: bool) -> Result<()> {
     let src = FileSource::open(bag).map_err(|e| usage(format!("{}: {e}", bag.display())))?;
     let layout = extractor::bag::read_layout(&src).with_context(|| bag.display().to_string())?;
-    print!("{}", describe(&bag.display().to_string(), &layout));
+    let mut out = String::new();
+    out.push_str(&describe(&bag.display().to_string(), &layout));
     if do_scan {
         let r = scan(&src, &layout);
         let mb = r.compressed_bytes as f64 / 1e6;
-        println!(
+        outln!(
+            out,
             "scan:        {} chunks ({} failed), {} messages, {} read, {} decompressed in {:.3} s: {:.1} MB/s",
             r.chunks,
             r.failed_chunks,
@@ -294,5 +423,6 @@ fn inspect(bag: &std::path::Path, do_scan: bool) -> Result<()> {
             mb / r.seconds.max(1e-9)
         );
     }
+    emit(&out);
     Ok(())
 }

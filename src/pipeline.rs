@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use extractor::bag;
+use extractor::bag::{self, BagLayout};
 use extractor::decode::Layout;
 use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
 use extractor::records::Connection;
@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::lake::{Lake, encode_path};
 use crate::naming::{bag_file, md5_prefix, md5_prefix_of, table_name};
 use crate::registry::Registry;
+use crate::stages::{self, ExtractedTable};
 use crate::writer::{PartitionWriter, partition_dir, remove_stale};
 
 /// Directory of the per-topic tables under the output root.
@@ -86,6 +87,7 @@ pub fn local_inputs(input: &Path) -> std::io::Result<Vec<Source>> {
 pub struct Context {
     pub lake: Arc<dyn Lake>,
     pub bags: Arc<dyn ItemStore>,
+    pub scenes: Arc<dyn ItemStore>,
     pub config: Config,
     /// Called per bag with its total bytes; returns the progress callback.
     pub progress: ProgressFactory,
@@ -120,6 +122,8 @@ pub struct BagOutcome {
     pub topics: usize,
     pub tables_written: usize,
     pub rows_written: u64,
+    pub ticks: usize,
+    pub scenes: usize,
     pub warnings: Vec<String>,
     pub error: Option<String>,
     pub bytes: u64,
@@ -136,6 +140,8 @@ impl BagOutcome {
             topics: 0,
             tables_written: 0,
             rows_written: 0,
+            ticks: 0,
+            scenes: 0,
             warnings: Vec::new(),
             error: Some(error),
             bytes: 0,
@@ -144,62 +150,145 @@ impl BagOutcome {
     }
 }
 
-/// Runs every bag, in order. A bag that fails does not stop the others.
-/// Sources that give a `bag_file` already taken by another source (earlier
-/// on the command line, or in the catalogue) are refused and get no item.
+/// Runs every bag, several at once where cores allow; outcomes come back
+/// in input order. A bag that fails does not stop the others. Sources that
+/// give a `bag_file` already taken by another source (earlier on the
+/// command line, or in the catalogue) are refused and get no item.
 pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
+    use rayon::prelude::*;
     let mut seen: HashMap<String, &Source> = HashMap::new();
-    let mut outcomes = Vec::new();
+    let mut planned: Vec<Result<&Source, Box<BagOutcome>>> = Vec::new();
     for source in sources {
         let name = source.bag_file();
         if let Some(first) = seen.get(&name) {
-            if first.url == source.url {
-                continue; // the same bag named twice runs once
+            if first.url != source.url {
+                planned.push(Err(Box::new(BagOutcome::failed(
+                    name.clone(),
+                    source,
+                    format!(
+                        "bag_file {name} conflict: {} gives the same bag_file as {}, which came first; refused",
+                        source.url, first.url
+                    ),
+                ))));
             }
-            outcomes.push(BagOutcome::failed(
-                name.clone(),
-                source,
-                format!(
-                    "bag_file {name} conflict: {} gives the same bag_file as {}, which came first; refused",
-                    source.url, first.url
-                ),
-            ));
+            // The same bag named twice runs once.
             continue;
         }
         seen.insert(name.clone(), source);
-        match ctx.bags.get(&name, None) {
+        planned.push(match ctx.bags.get(&name, None) {
             Ok(Some(item)) => {
                 let owner = item.get("source_url").and_then(Attr::as_s).unwrap_or("");
-                if owner != source.url {
-                    outcomes.push(BagOutcome::failed(
+                if owner == source.url {
+                    Ok(source)
+                } else {
+                    Err(Box::new(BagOutcome::failed(
                         name.clone(),
                         source,
                         format!(
                             "bag_file {name} conflict: {} gives the same bag_file as {owner}, already in the catalogue; refused",
                             source.url
                         ),
-                    ));
-                    continue;
+                    )))
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                outcomes.push(BagOutcome::failed(
-                    name.clone(),
-                    source,
-                    format!("reading the bag catalogue: {e}"),
-                ));
-                continue;
-            }
-        }
-        outcomes.push(run_bag(ctx, source));
+            Ok(None) => Ok(source),
+            Err(e) => Err(Box::new(BagOutcome::failed(
+                name.clone(),
+                source,
+                format!("reading the bag catalogue: {e}"),
+            ))),
+        });
     }
-    outcomes
+    // Phase 1, in parallel: open every bag and read its layout (the index,
+    // or a recovery scan).
+    let opened: Vec<Option<Result<Opened, String>>> = planned
+        .par_iter()
+        .map(|p| p.as_ref().ok().map(|source| open_bag(source)))
+        .collect();
+    // Phase 2, in input order: assign tables, so which bag registers a
+    // table first does not depend on thread timing.
+    let jobs: Vec<Result<(&Source, Prepared), Box<BagOutcome>>> = planned
+        .into_iter()
+        .zip(opened)
+        .map(|(p, opened)| {
+            let source = p?;
+            let opened = opened.expect("opened when planned");
+            Ok((source, prepare(ctx, opened)))
+        })
+        .collect();
+    // Phase 3, in parallel: extract, synchronize, find scenes.
+    jobs.into_par_iter()
+        .map(|job| match job {
+            Ok((source, prepared)) => run_bag(ctx, source, prepared),
+            Err(refused) => *refused,
+        })
+        .collect()
+}
+
+/// A bag opened and its layout read.
+struct Opened {
+    started: Instant,
+    src: FileSource,
+    layout: BagLayout,
+}
+
+/// A bag ready to extract: opened, its topics grouped, its tables assigned.
+/// On error, what failed and when the bag started.
+type Prepared = Result<Ready, (Instant, u64, String)>;
+
+struct Ready {
+    started: Instant,
+    src: FileSource,
+    layout: BagLayout,
+    topics: Vec<TopicGroup>,
+    plan: ExtractPlan,
+    names: TableNames,
+}
+
+/// Opens a source and reads its layout.
+fn open_bag(source: &Source) -> Result<Opened, String> {
+    let started = Instant::now();
+    let path = source
+        .path
+        .as_ref()
+        .ok_or_else(|| format!("{}: only local files can be read so far", source.url))?;
+    let src = FileSource::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let layout = bag::read_layout(&src).map_err(|e| format!("{}: {e}", source.url))?;
+    Ok(Opened {
+        started,
+        src,
+        layout,
+    })
+}
+
+/// Groups the bag's topics and assigns their tables (registering them).
+fn prepare(ctx: &Context, opened: Result<Opened, String>) -> Prepared {
+    let opened = opened.map_err(|e| (Instant::now(), 0, e))?;
+    let topics = group_topics(&opened.layout.connections);
+    let registry = Registry::new(ctx.lake.as_ref());
+    match plan_tables(&topics, &ctx.config, &registry) {
+        Ok((plan, names)) => Ok(Ready {
+            started: opened.started,
+            src: opened.src,
+            layout: opened.layout,
+            topics,
+            plan,
+            names,
+        }),
+        Err(e) => Err((
+            opened.started,
+            opened.src.len(),
+            format!("schema registry: {e}"),
+        )),
+    }
 }
 
 /// Runs every stage on one bag and records it in the catalogue.
-pub fn run_bag(ctx: &Context, source: &Source) -> BagOutcome {
-    let started = Instant::now();
+fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
+    let started = match &prepared {
+        Ok(ready) => ready.started,
+        Err((started, _, _)) => *started,
+    };
     let name = source.bag_file();
     let mut record = BagRecord {
         bag_file: name.clone(),
@@ -213,26 +302,33 @@ pub fn run_bag(ctx: &Context, source: &Source) -> BagOutcome {
         warnings: Vec::new(),
         error: None,
     };
-    let result = extract_bag(ctx, source, &mut record);
     let mut outcome = BagOutcome {
         bag_file: name.clone(),
         source: source.url.clone(),
         status: Status::Failed,
-        message_count: record.message_count,
-        topics: record.topics.len(),
+        message_count: 0,
+        topics: 0,
         tables_written: 0,
         rows_written: 0,
+        ticks: 0,
+        scenes: 0,
         warnings: Vec::new(),
         error: None,
-        bytes: record.size_bytes,
+        bytes: 0,
         elapsed: Duration::ZERO,
     };
-    match result {
-        Ok(written) => {
-            outcome.tables_written = written.tables;
-            outcome.rows_written = written.rows;
-            record.status = Status::Done;
+    let result = match prepared {
+        Ok(ready) => run_stages(ctx, source, ready, &mut record, &mut outcome),
+        Err((_, size, e)) => {
+            record.size_bytes = size;
+            Err(e)
         }
+    };
+    outcome.message_count = record.message_count;
+    outcome.topics = record.topics.len();
+    outcome.bytes = record.size_bytes;
+    match result {
+        Ok(()) => record.status = Status::Done,
         Err(e) => {
             record.status = Status::Failed;
             record.error = Some(e);
@@ -249,28 +345,125 @@ pub fn run_bag(ctx: &Context, source: &Source) -> BagOutcome {
     outcome
 }
 
+/// Extract, synchronize, find scenes; the catalogue item is updated after
+/// each stage (`EXTRACTED`, `SYNCHRONIZED`; the caller writes `DONE`).
+fn run_stages(
+    ctx: &Context,
+    source: &Source,
+    ready: Ready,
+    record: &mut BagRecord,
+    outcome: &mut BagOutcome,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let (tables, written) = extract_bag(ctx, source, ready, record)?;
+    tracing::info!(
+        bag = %record.bag_file,
+        stage = "extract",
+        seconds = started.elapsed().as_secs_f64(),
+        messages = record.message_count,
+        tables = written.tables,
+        "extracted"
+    );
+    outcome.tables_written = written.tables;
+    outcome.rows_written = written.rows;
+    if record.message_count == 0 {
+        // Nothing to resample: remove what an earlier run may have left.
+        let empty = stages::Synced::default();
+        stages::synchronize(
+            ctx.lake.as_ref(),
+            &record.bag_file,
+            &[],
+            &ctx.config.sync,
+            &mut Vec::new(),
+        )?;
+        stages::find_scenes(
+            ctx.lake.as_ref(),
+            ctx.scenes.as_ref(),
+            &record.bag_file,
+            &scene_source(source),
+            &empty,
+            &[],
+            &ctx.config.scenes,
+            ctx.config.sync.interval_ms,
+            &mut Vec::new(),
+        )?;
+        return Ok(());
+    }
+    let started = Instant::now();
+    let synced = stages::synchronize(
+        ctx.lake.as_ref(),
+        &record.bag_file,
+        &tables,
+        &ctx.config.sync,
+        &mut record.warnings,
+    )?;
+    outcome.ticks = synced.ticks();
+    tracing::info!(
+        bag = %record.bag_file,
+        stage = "sync",
+        seconds = started.elapsed().as_secs_f64(),
+        ticks = synced.ticks(),
+        topics = synced.columns.len(),
+        "synchronized"
+    );
+    record.status = Status::Synchronized;
+    ctx.bags
+        .put(record.to_item())
+        .map_err(|e| format!("writing the bag catalogue: {e}"))?;
+    let started = Instant::now();
+    let scenes = stages::find_scenes(
+        ctx.lake.as_ref(),
+        ctx.scenes.as_ref(),
+        &record.bag_file,
+        &scene_source(source),
+        &synced,
+        &tables,
+        &ctx.config.scenes,
+        ctx.config.sync.interval_ms,
+        &mut record.warnings,
+    )?;
+    outcome.scenes = scenes.scenes;
+    tracing::info!(
+        bag = %record.bag_file,
+        stage = "scenes",
+        seconds = started.elapsed().as_secs_f64(),
+        scenes = scenes.scenes,
+        "scenes found"
+    );
+    Ok(())
+}
+
+fn scene_source(source: &Source) -> stages::SceneSource {
+    stages::SceneSource {
+        bucket: source.bucket.clone(),
+        key: source.key.clone(),
+    }
+}
+
 struct Written {
     tables: usize,
     rows: u64,
 }
 
 /// The extract stage: bag → topic tables, filling in `record`.
-fn extract_bag(ctx: &Context, source: &Source, record: &mut BagRecord) -> Result<Written, String> {
-    let path = source
-        .path
-        .as_ref()
-        .ok_or_else(|| format!("{}: only local files can be read so far", source.url))?;
-    let src = FileSource::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+fn extract_bag(
+    ctx: &Context,
+    source: &Source,
+    ready: Ready,
+    record: &mut BagRecord,
+) -> Result<(Vec<ExtractedTable>, Written), String> {
+    let Ready {
+        src,
+        layout,
+        topics,
+        plan,
+        names,
+        ..
+    } = ready;
     record.size_bytes = src.len();
-    let layout = bag::read_layout(&src).map_err(|e| format!("{}: {e}", source.url))?;
     record
         .warnings
         .extend(layout.warnings.iter().map(|w| w.message.clone()));
-
-    let topics = group_topics(&layout.connections);
-    let registry = Registry::new(ctx.lake.as_ref());
-    let (plan, names) = plan_tables(&topics, &ctx.config, &registry)
-        .map_err(|e| format!("schema registry: {e}"))?;
 
     let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
         .tables
@@ -311,10 +504,31 @@ fn extract_bag(ctx: &Context, source: &Source, record: &mut BagRecord) -> Result
     ctx.bags
         .put(record.to_item())
         .map_err(|e| format!("writing the bag catalogue: {e}"))?;
-    Ok(Written {
-        tables: files.iter().filter(|f| !f.is_empty()).count(),
-        rows: report.rows_per_table.iter().sum(),
-    })
+    let first_tables: Vec<&str> = names
+        .iter()
+        .filter_map(|variants| variants.first().and_then(Option::as_deref))
+        .collect();
+    let tables = plan
+        .tables
+        .iter()
+        .zip(files.iter())
+        .filter(|(_, f)| !f.is_empty())
+        .map(|(t, f)| ExtractedTable {
+            name: t.name.clone(),
+            topic: t.topic.clone(),
+            schema: t.layout.schema().clone(),
+            has_binary: t.layout.has_binary(),
+            first_type: first_tables.contains(&t.name.as_str()),
+            files: f.clone(),
+        })
+        .collect();
+    Ok((
+        tables,
+        Written {
+            tables: files.iter().filter(|f| !f.is_empty()).count(),
+            rows: report.rows_per_table.iter().sum(),
+        },
+    ))
 }
 
 /// The connections of one topic that share an md5sum (one layout).

@@ -383,6 +383,61 @@ impl TableSink for PartitionWriter<'_> {
     }
 }
 
+/// Reads a table's part files (in order) back as one batch with `schema`.
+/// Used by the stages after extraction; they read only the tables they
+/// need, never the whole lake.
+pub fn read_parts(
+    lake: &dyn Lake,
+    files: &[String],
+    schema: &SchemaRef,
+) -> io::Result<RecordBatch> {
+    let mut batches = Vec::new();
+    for path in files {
+        let bytes = lake
+            .get(path)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{path} is missing")))?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(bytes),
+        )
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .map_err(|e| io::Error::other(format!("{path}: {e}")))?;
+        for batch in reader {
+            batches.push(batch.map_err(|e| io::Error::other(format!("{path}: {e}")))?);
+        }
+    }
+    arrow_select::concat::concat_batches(schema, &batches).map_err(io::Error::other)
+}
+
+/// Writes one batch as a bag's partition of a single table at `dir`
+/// (e.g. `synchronized/bag_file=<bag>`) and removes what an earlier run
+/// left there. An empty batch leaves no partition.
+pub fn replace_partition(
+    lake: &dyn Lake,
+    dir: &str,
+    batch: Option<&RecordBatch>,
+) -> io::Result<Vec<String>> {
+    let mut written = Vec::new();
+    if let Some(batch) = batch.filter(|b| b.num_rows() > 0) {
+        let mut w = PartitionWriter::new(lake, vec![(dir.to_string(), batch.schema())]);
+        for start in (0..batch.num_rows()).step_by(WRITE_BATCH_ROWS) {
+            let len = WRITE_BATCH_ROWS.min(batch.num_rows() - start);
+            w.write_batch(0, batch.slice(start, len))?;
+        }
+        written = w.finish()?.into_iter().flatten().collect();
+    }
+    for name in lake.list_children(dir)? {
+        let path = format!("{dir}/{name}");
+        if !written.contains(&path) {
+            lake.delete(&path)?;
+        }
+    }
+    Ok(written)
+}
+
+/// Rows handed to the writer at a time by [`replace_partition`], so a big
+/// table becomes several row groups.
+const WRITE_BATCH_ROWS: usize = 8192;
+
 /// Removes, from the bag's partitions of every table under `table_root`
 /// (e.g. `topics`), every file the current run did not write, and the
 /// partitions it did not write at all. Called after a run committed its

@@ -83,7 +83,7 @@ fn intact_bags_in_every_compression_with_and_without_index() {
             assert_eq!(status(&item), "DONE");
             assert_eq!(count(&item, "/points"), 40);
             assert_eq!(count(&item, "/text"), 40);
-            let w = warnings(&item);
+            let w = data_warnings(&item);
             if index {
                 assert!(w.is_empty(), "{w:?}");
             } else {

@@ -7,3 +7,4 @@ mod cli;
 mod damaged;
 mod lake;
 mod parity;
+mod scenes;

@@ -86,6 +86,18 @@ pub fn warnings(item: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Prefix of the warning a bag without the configured scene topics gets
+/// (most third-party bags): the contract asks for it.
+pub const NO_SCENES: &str = "no scene detections:";
+
+/// The warnings of a catalogue item other than [`NO_SCENES`].
+pub fn data_warnings(item: &Value) -> Vec<String> {
+    warnings(item)
+        .into_iter()
+        .filter(|w| !w.starts_with(NO_SCENES))
+        .collect()
+}
+
 /// Python 3 with the modules the tests need; fails the test with a clear
 /// message when they are missing (`.ci/run` installs them).
 pub fn python() -> Command {
