@@ -55,12 +55,25 @@ for bag in "${bags[@]}"; do
   echo "floor (read + decompress, no decoding): ${floor} s, $(awk -v b="$bytes" -v s="$floor" 'BEGIN {printf "%.0f", b/1e6/s}') MB/s"
 
   rm -rf "$out/lake"
-  /usr/bin/time -v "$bin" run --quiet --out "$out/lake" "$bag" > "$out/run.txt" 2> "$out/run.time"
+  BAGPIPE_LOG=info /usr/bin/time -v -o "$out/run.time" "$bin" run --quiet --out "$out/lake" "$bag" > "$out/run.txt" 2> "$out/run.log"
   t=$(elapsed_s "$out/run.time")
   rss=$(peak_rss_mib "$out/run.time")
   echo "bagpipe extract: ${t} s, $(awk -v b="$bytes" -v s="$t" 'BEGIN {printf "%.0f", b/1e6/s}') MB/s, $(awk -v m="$msgs" -v s="$t" 'BEGIN {printf "%.0f", m/s/1000}')k messages/s, peak RSS ${rss} MiB"
   echo "extract / floor: $(awk -v a="$t" -v b="$floor" 'BEGIN {printf "%.2f", a/b}')x"
   echo "lake size: $(du -sh "$out/lake/topics" | cut -f1)"
+
+  # The later stages, timed inside the same run, against DuckDB resampling
+  # the same topic tables with ASOF JOIN (bench/sync.sql).
+  stage_s() { grep "stage=\"$1\"" "$out/run.log" | grep -o 'seconds=[0-9.e-]*' | cut -d= -f2; }
+  name=$(basename "$bag" .bag)
+  ticks=$(grep 'stage="sync"' "$out/run.log" | grep -o 'ticks=[0-9]*' | cut -d= -f2)
+  sync_s=$(stage_s sync); scenes_s=$(stage_s scenes)
+  printf "bagpipe sync: %.3f s (%s ticks), scenes: %.3f s\n" "$sync_s" "$ticks" "$scenes_s"
+  tables=$(python3 -c "import duckdb,sys; print(' '.join(r[0] for r in duckdb.sql(\"DESCRIBE SELECT * FROM read_parquet('$out/lake/synchronized/bag_file=$name/*.parquet', hive_partitioning=false)\").fetchall() if r[0] != 'time_ns'))")
+  duck=$(python3 bench/sync_duckdb.py "$out/lake" "$name" $tables)
+  echo "$duck"
+  duck_s=$(echo "$duck" | awk '{print $3}')
+  echo "bagpipe sync / duckdb asof: $(awk -v a="$sync_s" -v b="$duck_s" 'BEGIN {printf "%.2f", a/b}')x"
 
   if [ "${BENCH_PYTHON:-1}" = 1 ]; then
     rm -rf "$out/pylake"

@@ -1,7 +1,8 @@
 -- The synchronized table of one bag, computed by DuckDB with ASOF JOIN over
 -- the same topic Parquet bagpipe wrote: the comparison for the sync stage
--- in bench/extract.sh. `bench/sync_duckdb.py` fills in {lake}, {bag},
--- {interval} (ns), {out} and one {topics} block per synchronized table.
+-- in bench/extract.sh. `bench/sync_duckdb.py` fills in the placeholders:
+-- the union of the tables' log times, the interval (ns), the output file,
+-- and one column and one ASOF JOIN per synchronized table.
 --
 -- Ticks: every multiple of the interval from the first to the last message
 -- of the synchronized topics; per topic, the last message at or before the

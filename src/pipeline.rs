@@ -512,14 +512,17 @@ fn extract_bag(
         .tables
         .iter()
         .zip(files.iter())
-        .filter(|(_, f)| !f.is_empty())
-        .map(|(t, f)| ExtractedTable {
+        .zip(&report.time_range_per_table)
+        .filter_map(|((t, f), range)| Some((t, f, (*range)?)))
+        .filter(|(_, f, _)| !f.is_empty())
+        .map(|(t, f, time_range)| ExtractedTable {
             name: t.name.clone(),
             topic: t.topic.clone(),
             schema: t.layout.schema().clone(),
             has_binary: t.layout.has_binary(),
             first_type: first_tables.contains(&t.name.as_str()),
             files: f.clone(),
+            time_range,
         })
         .collect();
     Ok((

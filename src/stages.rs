@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use crate::catalog::{Attr, Item, ItemStore};
 use crate::config::{ScenesConfig, SyncConfig};
 use crate::lake::Lake;
-use crate::writer::{partition_dir, read_parts, replace_partition};
+use crate::writer::{for_each_batch, partition_dir, replace_partition};
 
 /// Directory of the synchronized table under the output root.
 pub const SYNCHRONIZED_DIR: &str = "synchronized";
@@ -36,6 +36,8 @@ pub struct ExtractedTable {
     /// `table`), rather than one of its `variants`.
     pub first_type: bool,
     pub files: Vec<String>,
+    /// First and last `log_time_ns` of its rows.
+    pub time_range: (i64, i64),
 }
 
 /// The synchronized table of a bag, kept for the scene stage.
@@ -77,23 +79,35 @@ pub fn synchronize(
             .filter(|t| cfg.topics.contains(&t.topic))
             .collect()
     };
-    let mut batches = Vec::new();
-    for t in &selected {
-        let batch = read_parts(lake, &t.files, &t.schema)
-            .map_err(|e| format!("reading table {} for synchronization: {e}", t.name))?;
-        batches.push((t, batch));
-    }
-    let topics: Vec<synchronizer::TopicRows> = batches
-        .iter()
-        .map(|(t, batch)| synchronizer::TopicRows {
-            column: &t.name,
-            batch,
-        })
-        .collect();
     let interval_ns = ms_to_ns(cfg.interval_ms);
     let max_age_ns = (cfg.max_age_ms > 0).then(|| ms_to_ns(cfg.max_age_ms));
-    let batch = synchronizer::synchronize(&topics, interval_ns, max_age_ns)
-        .map_err(|e| format!("synchronizing: {e}"))?;
+    let t_min = selected.iter().map(|t| t.time_range.0).min();
+    let t_max = selected.iter().map(|t| t.time_range.1).max();
+    let ticks = match (t_min, t_max) {
+        (Some(lo), Some(hi)) => {
+            synchronizer::ticks(lo, hi, interval_ns).map_err(|e| format!("synchronizing: {e}"))?
+        }
+        _ => Vec::new(),
+    };
+    let batch = if ticks.is_empty() {
+        None
+    } else {
+        // One topic at a time, streamed: only the rows ticks pick are kept.
+        let mut columns = Vec::with_capacity(selected.len());
+        for t in &selected {
+            let mut stream =
+                synchronizer::TopicStream::new(&t.name, t.schema.clone(), &ticks, max_age_ns);
+            for_each_batch(lake, &t.files, |batch| {
+                stream.push(&batch).map_err(std::io::Error::other)
+            })
+            .map_err(|e| format!("synchronizing table {}: {e}", t.name))?;
+            let column = stream
+                .finish()
+                .map_err(|e| format!("synchronizing table {}: {e}", t.name))?;
+            columns.push((t.name.as_str(), t.schema.clone(), column));
+        }
+        Some(synchronizer::assemble(ticks, columns).map_err(|e| format!("synchronizing: {e}"))?)
+    };
     let dir = partition_dir(SYNCHRONIZED_DIR, bag_file);
     replace_partition(lake, &dir, batch.as_ref())
         .map_err(|e| format!("writing the synchronized table: {e}"))?;

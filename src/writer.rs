@@ -383,15 +383,14 @@ impl TableSink for PartitionWriter<'_> {
     }
 }
 
-/// Reads a table's part files (in order) back as one batch with `schema`.
-/// Used by the stages after extraction; they read only the tables they
-/// need, never the whole lake.
-pub fn read_parts(
+/// Reads a table's part files back, in order, a batch at a time. Used by
+/// the stages after extraction; they read only the tables they need, never
+/// the whole lake, and hold one batch of it at a time.
+pub fn for_each_batch(
     lake: &dyn Lake,
     files: &[String],
-    schema: &SchemaRef,
-) -> io::Result<RecordBatch> {
-    let mut batches = Vec::new();
+    mut f: impl FnMut(RecordBatch) -> io::Result<()>,
+) -> io::Result<()> {
     for path in files {
         let bytes = lake
             .get(path)?
@@ -399,14 +398,17 @@ pub fn read_parts(
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             bytes::Bytes::from(bytes),
         )
-        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .and_then(|b| b.with_batch_size(READ_BATCH_ROWS).build())
         .map_err(|e| io::Error::other(format!("{path}: {e}")))?;
         for batch in reader {
-            batches.push(batch.map_err(|e| io::Error::other(format!("{path}: {e}")))?);
+            f(batch.map_err(|e| io::Error::other(format!("{path}: {e}")))?)?;
         }
     }
-    arrow_select::concat::concat_batches(schema, &batches).map_err(io::Error::other)
+    Ok(())
 }
+
+/// Rows per batch when reading a table back.
+const READ_BATCH_ROWS: usize = 16 * 1024;
 
 /// Writes one batch as a bag's partition of a single table at `dir`
 /// (e.g. `synchronized/bag_file=<bag>`) and removes what an earlier run

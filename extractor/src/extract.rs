@@ -74,6 +74,8 @@ pub struct ExtractReport {
     pub rows_per_table: Vec<u64>,
     /// Strings with invalid UTF-8 replaced, per table.
     pub invalid_utf8_per_table: Vec<u64>,
+    /// First and last `log_time_ns` written, per table (`None`: no rows).
+    pub time_range_per_table: Vec<Option<(i64, i64)>>,
     /// Messages that did not decode to exactly their length, per connection.
     pub decode_failures: BTreeMap<u32, DecodeFailures>,
     /// Messages naming a connection id that no connection record defines.
@@ -272,6 +274,7 @@ impl Merger {
             report: ExtractReport {
                 rows_per_table: vec![0; plan.tables.len()],
                 invalid_utf8_per_table: vec![0; plan.tables.len()],
+                time_range_per_table: vec![None; plan.tables.len()],
                 ..ExtractReport::default()
             },
         }
@@ -330,6 +333,13 @@ impl Merger {
             self.pending[table] = keep;
             if let Some(batch) = ready {
                 self.report.rows_per_table[table] += batch.num_rows() as u64;
+                // Rows leave in time order: the first batch's first time is
+                // the table's minimum, each batch's last its running maximum.
+                let t = times(&batch).values();
+                if let (Some(&first), Some(&last)) = (t.first(), t.last()) {
+                    let range = &mut self.report.time_range_per_table[table];
+                    *range = Some(range.map_or((first, last), |(lo, _)| (lo, last)));
+                }
                 sink.write(table, batch).map_err(|source| Error::Sink {
                     table: table.to_string(),
                     source,

@@ -10,6 +10,9 @@
 //! [`arrow_select::take`] into one Struct column per topic (a null index gives
 //! a null struct row, "no message").
 
+mod stream;
+pub use stream::{TopicStream, assemble, ticks};
+
 use std::collections::HashSet;
 use std::sync::Arc;
 

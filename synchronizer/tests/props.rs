@@ -260,3 +260,55 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Streaming the same rows in batches of any size gives the same table
+    /// as synchronizing them in memory.
+    #[test]
+    fn streaming_equals_in_memory(
+        base in -50_000i64..50_000,
+        topics in prop::collection::vec((topic_offsets(), 1usize..40), 1..4),
+        interval in 1i64..5_000,
+        max_age in max_age(),
+    ) {
+        let max_age = match max_age {
+            MaxAge::None => None,
+            MaxAge::Ns(ns) => Some(ns),
+            MaxAge::Intervals(k) => Some(k * interval),
+        };
+        let batches: Vec<RecordBatch> = topics
+            .iter()
+            .map(|(offsets, _)| topic_batch(&offsets.iter().map(|o| base + o).collect::<Vec<_>>()))
+            .collect();
+        let names: Vec<String> = (0..batches.len()).map(|i| format!("topic_{i}")).collect();
+        let rows: Vec<TopicRows> = names
+            .iter()
+            .zip(&batches)
+            .map(|(column, batch)| TopicRows { column, batch })
+            .collect();
+        let expected = synchronize(&rows, interval, max_age).unwrap();
+        let all = batches.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec());
+        let (Some(t_min), Some(t_max)) = (all.clone().min(), all.max()) else {
+            prop_assert!(expected.is_none());
+            return Ok(());
+        };
+        let ticks = synchronizer::ticks(t_min, t_max, interval).unwrap();
+        if ticks.is_empty() {
+            prop_assert!(expected.is_none());
+            return Ok(());
+        }
+        let mut columns = Vec::new();
+        for ((name, batch), (_, split)) in names.iter().zip(&batches).zip(&topics) {
+            let mut stream = synchronizer::TopicStream::new(name, batch.schema(), &ticks, max_age);
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let len = (*split).min(batch.num_rows() - start);
+                stream.push(&batch.slice(start, len)).unwrap();
+                start += len;
+            }
+            columns.push((name.as_str(), batch.schema(), stream.finish().unwrap()));
+        }
+        let streamed = synchronizer::assemble(ticks, columns).unwrap();
+        prop_assert_eq!(&streamed, &expected.unwrap());
+    }
+}
