@@ -344,12 +344,14 @@ pub fn decompress(
         }
         Compression::Bz2 => read_capped(
             bzip2::read::BzDecoder::new(input),
+            input.len() as u64,
             claimed,
             compression,
             offset,
         ),
         Compression::Lz4 => read_capped(
             lz4_flex::frame::FrameDecoder::new(input),
+            input.len() as u64,
             claimed,
             compression,
             offset,
@@ -357,21 +359,38 @@ pub fn decompress(
     }
 }
 
+/// Bytes reserved up front for a decompressed chunk whatever its header
+/// claims, when the claim is implausible for the compressed size.
+const UPFRONT_RESERVE: u64 = 16 << 20;
+
+/// Compression ratio up to which a header's claim is reserved up front.
+/// Real chunks (sensor data, images) compress a few times at most; a claim
+/// far above this is either a bomb or a lie, and grows only as bytes come.
+const PLAUSIBLE_RATIO: u64 = 16;
+
 /// Reads a decompressor into a vector of exactly `claimed` bytes.
 ///
-/// `take(claimed)` into a vector of capacity `claimed` never reallocates
-/// (`read_to_end`'s probe read of a full vector meets the limit and returns
-/// 0); a one-byte probe afterwards tells whether the stream had more.
-/// Reading `take(claimed + 1)` instead would let `read_to_end` double the
-/// vector for that one extra byte.
+/// A plausible claim is reserved whole: `take(claimed)` into a vector of
+/// capacity `claimed` never reallocates (`read_to_end`'s probe read of a
+/// full vector meets the limit and returns 0). An implausible one (a tiny
+/// chunk claiming a gigabyte) reserves [`UPFRONT_RESERVE`] and grows only as
+/// data actually decompresses, still never past `claimed`, so a lying
+/// header costs no memory it does not fill. A one-byte probe afterwards
+/// tells whether the stream had more.
 fn read_capped(
     mut decoder: impl Read,
+    input_len: u64,
     claimed: u64,
     compression: Compression,
     offset: u64,
 ) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Chunk { offset, reason };
-    let capacity = usize::try_from(claimed)
+    let reserve = if claimed <= input_len.saturating_mul(PLAUSIBLE_RATIO) {
+        claimed
+    } else {
+        claimed.min(UPFRONT_RESERVE)
+    };
+    let capacity = usize::try_from(reserve)
         .map_err(|_| fail(format!("{claimed} bytes do not fit in memory")))?;
     let mut out = Vec::with_capacity(capacity);
     (&mut decoder)
@@ -1080,6 +1099,19 @@ fn op_name(op: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_tiny_chunk_claiming_a_gigabyte_is_refused_with_its_offset() {
+        let data = crate::testing::compress(Compression::Lz4, b"just a few bytes");
+        let claimed = MAX_CHUNK_LEN;
+        let e = decompress(Compression::Lz4, &data, claimed, 4117)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("4117") && e.contains(&claimed.to_string()),
+            "{e}"
+        );
+    }
+
     use super::*;
     use std::io::Write;
 
