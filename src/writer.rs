@@ -427,13 +427,27 @@ pub fn replace_partition(
         }
         written = w.finish()?.into_iter().flatten().collect();
     }
+    let keep: std::collections::HashSet<&str> = written.iter().map(String::as_str).collect();
+    remove_unwritten(lake, dir, &keep, &mut Vec::new())?;
+    Ok(written)
+}
+
+/// Removes every file of the partition `dir` not in `keep` (an earlier
+/// run's parts, a crashed run's temporary files), noting each in `removed`.
+fn remove_unwritten(
+    lake: &dyn Lake,
+    dir: &str,
+    keep: &std::collections::HashSet<&str>,
+    removed: &mut Vec<String>,
+) -> io::Result<()> {
     for name in lake.list_children(dir)? {
         let path = format!("{dir}/{name}");
-        if !written.contains(&path) {
+        if !keep.contains(path.as_str()) {
             lake.delete(&path)?;
+            removed.push(path);
         }
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Rows handed to the writer at a time by [`replace_partition`], so a big
@@ -454,13 +468,7 @@ pub fn remove_stale(
     let mut removed = Vec::new();
     for table in lake.list_children(table_root)? {
         let dir = partition_dir(&format!("{table_root}/{table}"), bag_file);
-        for name in lake.list_children(&dir)? {
-            let path = format!("{dir}/{name}");
-            if !keep.contains(path.as_str()) {
-                lake.delete(&path)?;
-                removed.push(path);
-            }
-        }
+        remove_unwritten(lake, &dir, &keep, &mut removed)?;
     }
     Ok(removed)
 }
