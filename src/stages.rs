@@ -137,7 +137,6 @@ pub struct SceneSource {
 #[derive(Debug, Default)]
 pub struct SceneOutcome {
     pub scenes: usize,
-    pub detection_rows: usize,
 }
 
 /// Finds the bag's scenes, writes the scene detections and scenes tables
@@ -210,7 +209,6 @@ pub fn find_scenes(
     write_scene_outputs(lake, store, bag_file, Some(&detections), &records)?;
     Ok(SceneOutcome {
         scenes: records.len(),
-        detection_rows: detections.num_rows(),
     })
 }
 

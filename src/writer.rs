@@ -428,23 +428,21 @@ pub fn replace_partition(
         written = w.finish()?.into_iter().flatten().collect();
     }
     let keep: std::collections::HashSet<&str> = written.iter().map(String::as_str).collect();
-    remove_unwritten(lake, dir, &keep, &mut Vec::new())?;
+    remove_unwritten(lake, dir, &keep)?;
     Ok(written)
 }
 
 /// Removes every file of the partition `dir` not in `keep` (an earlier
-/// run's parts, a crashed run's temporary files), noting each in `removed`.
+/// run's parts, a crashed run's temporary files).
 fn remove_unwritten(
     lake: &dyn Lake,
     dir: &str,
     keep: &std::collections::HashSet<&str>,
-    removed: &mut Vec<String>,
 ) -> io::Result<()> {
     for name in lake.list_children(dir)? {
         let path = format!("{dir}/{name}");
         if !keep.contains(path.as_str()) {
             lake.delete(&path)?;
-            removed.push(path);
         }
     }
     Ok(())
@@ -463,14 +461,13 @@ pub fn remove_stale(
     table_root: &str,
     bag_file: &str,
     written: &[String],
-) -> io::Result<Vec<String>> {
+) -> io::Result<()> {
     let keep: std::collections::HashSet<&str> = written.iter().map(String::as_str).collect();
-    let mut removed = Vec::new();
     for table in lake.list_children(table_root)? {
         let dir = partition_dir(&format!("{table_root}/{table}"), bag_file);
-        remove_unwritten(lake, &dir, &keep, &mut removed)?;
+        remove_unwritten(lake, &dir, &keep)?;
     }
-    Ok(removed)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -307,6 +307,19 @@ fn topic_times<'a>(topic: &TopicRows<'a>) -> Result<&'a [i64]> {
     Ok(values)
 }
 
+/// Refuses a topic column named twice, or named like the tick column.
+fn check_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = HashSet::from([TIME_COLUMN]);
+    for name in names {
+        if !seen.insert(name) {
+            return Err(Error::DuplicateColumn {
+                column: name.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Gathers a topic's rows at `indices` into one Struct column of `fields`.
 fn gather(topic: &TopicRows, fields: Fields, indices: Vec<Option<u32>>) -> Result<ArrayRef> {
     let len = indices.len();
@@ -363,14 +376,7 @@ pub fn synchronize(
     if let Some(max_age_ns) = max_age_ns.filter(|&age| age < 0) {
         return Err(Error::NegativeMaxAge { max_age_ns });
     }
-    let mut columns = HashSet::from([TIME_COLUMN]);
-    for topic in topics {
-        if !columns.insert(topic.column) {
-            return Err(Error::DuplicateColumn {
-                column: topic.column.to_owned(),
-            });
-        }
-    }
+    check_columns(topics.iter().map(|t| t.column))?;
     let times = topics.iter().map(topic_times).collect::<Result<Vec<_>>>()?;
 
     // Sorted, so each topic's extremes are its first and last rows.
@@ -379,39 +385,23 @@ pub fn synchronize(
     let (Some(&t_min), Some(&t_max)) = (t_min, t_max) else {
         return Ok(None);
     };
-    let ticks = tick_count(t_min, t_max, interval_ns);
-    if ticks > u128::from(MAX_TICKS) {
-        return Err(Error::TooManyTicks {
-            t_min,
-            t_max,
-            interval_ns,
-            ticks,
-            max: MAX_TICKS,
-        });
-    }
-    let ticks = tick_grid(t_min, t_max, interval_ns);
+    let ticks = ticks(t_min, t_max, interval_ns)?;
     if ticks.is_empty() {
         return Ok(None);
     }
 
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(topics.len() + 1);
+    let mut columns = Vec::with_capacity(topics.len());
     for (topic, times) in topics.iter().zip(&times) {
         let indices = asof_indices(times, &ticks, max_age_ns);
         // The same fields schema() gives the column.
         let fields = topic_fields(topic.batch.schema_ref());
-        arrays.push(gather(topic, fields, indices)?);
+        columns.push((
+            topic.column,
+            topic.batch.schema(),
+            gather(topic, fields, indices)?,
+        ));
     }
-    arrays.insert(0, Arc::new(Int64Array::from(ticks)));
-
-    let topic_schemas = topics
-        .iter()
-        .map(|topic| (topic.column, topic.batch.schema_ref().as_ref()))
-        .collect::<Vec<_>>();
-    let batch =
-        RecordBatch::try_new(schema(&topic_schemas), arrays).map_err(|source| Error::Arrow {
-            context: "assembling the synchronized table".to_owned(),
-            source,
-        })?;
+    let batch = assemble(ticks, columns)?;
     Ok(Some(batch))
 }
 

@@ -13,7 +13,7 @@ use arrow_select::concat::concat_batches;
 use arrow_select::take::take_record_batch;
 
 use crate::{
-    Error, MAX_TICKS, Result, TIME_COLUMN, TopicRows, gather, schema, tick_count, tick_grid,
+    Error, MAX_TICKS, Result, TopicRows, check_columns, gather, schema, tick_count, tick_grid,
     topic_fields, topic_times,
 };
 
@@ -179,14 +179,7 @@ impl<'a> TopicStream<'a> {
 pub fn assemble(ticks: Vec<i64>, topics: Vec<(&str, SchemaRef, ArrayRef)>) -> Result<RecordBatch> {
     let schemas: Vec<(&str, &arrow_schema::Schema)> =
         topics.iter().map(|(c, s, _)| (*c, s.as_ref())).collect();
-    let mut seen = std::collections::HashSet::from([TIME_COLUMN]);
-    for (column, _) in &schemas {
-        if !seen.insert(column) {
-            return Err(Error::DuplicateColumn {
-                column: (*column).to_owned(),
-            });
-        }
-    }
+    check_columns(schemas.iter().map(|(c, _)| *c))?;
     let table = schema(&schemas);
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(ticks))];
     arrays.extend(topics.into_iter().map(|(_, _, a)| a));
