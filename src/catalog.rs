@@ -115,6 +115,11 @@ pub trait ItemStore: Send + Sync {
     fn replace_partition(&self, partition: &str, items: Vec<Item>) -> io::Result<()>;
     /// Creates or replaces one item.
     fn put(&self, item: Item) -> io::Result<()>;
+    /// Creates or replaces one item unless an item with its key exists
+    /// whose `owner` attribute differs from the new item's: then nothing is
+    /// written and that item is returned. One conditional write, so two
+    /// concurrent runs cannot both claim a key.
+    fn put_if_owner(&self, item: Item, owner: &str) -> io::Result<Option<Item>>;
 }
 
 /// The local store: one JSONL file of DynamoDB export lines in the lake.
@@ -229,14 +234,31 @@ impl ItemStore for JsonlStore {
     }
 
     fn put(&self, item: Item) -> io::Result<()> {
+        self.put_checked(item, None).map(|_| ())
+    }
+
+    fn put_if_owner(&self, item: Item, owner: &str) -> io::Result<Option<Item>> {
+        self.put_checked(item, Some(owner))
+    }
+}
+
+impl JsonlStore {
+    /// `put`, refused (returning the existing item) when an item with the
+    /// key exists and its `owner` attribute differs.
+    fn put_checked(&self, item: Item, owner: Option<&str>) -> io::Result<Option<Item>> {
         let mut items = self.items.lock().expect("store lock");
         let key = key_of(&item, self.partition_key, self.sort_key)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if let (Some(owner), Some(existing)) = (owner, items.get(&key))
+            && existing.get(owner) != item.get(owner)
+        {
+            return Ok(Some(existing.clone()));
+        }
         let mut next = items.clone();
         next.insert(key, item);
         self.save(&next)?;
         *items = next;
-        Ok(())
+        Ok(None)
     }
 }
 

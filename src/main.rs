@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use bagpipe::catalog::{JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, Status};
+use bagpipe::catalog::{JsonlStore, LOCAL_SCENES_PATH, Status};
 use bagpipe::config::Config;
 use bagpipe::inspect::{describe, format_bytes, scan};
-use bagpipe::lake::{Lake, LocalLake};
+use bagpipe::outputs::{open_lake, open_stores};
 use bagpipe::pipeline::{self, BagOutcome, Context, NoProgress, Progress, Source};
 use clap::{Parser, Subcommand};
-use extractor::source::FileSource;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// ROS bags to a Parquet analytics lake and a catalogue of driving scenes.
@@ -34,14 +33,19 @@ struct Cli {
 enum Command {
     /// Run the pipeline on bags and write the lake.
     ///
-    /// Each INPUT is a bag file or a directory searched recursively for
-    /// `.bag` files (in byte order of the full path). Every stage runs on
+    /// Each INPUT is a bag file, a directory searched recursively for
+    /// `.bag` files (in byte order of the full path), `s3://bucket/key.bag`
+    /// or `s3://bucket/prefix/` (every `.bag` under it). Every stage runs on
     /// each bag: the topic tables `topics/<table>/bag_file=<bag>/`, the
     /// 100 ms timeline `synchronized/`, lane assignment per tick
     /// `scene_detections/`, the person-in-lane scenes `scenes/`, all
     /// Parquet files `part-NNNNN.parquet`; the schema registry `_schemas/`;
     /// the scene records and the bag catalogue in `dynamodb/scenes.jsonl`
     /// and `dynamodb/bags.jsonl` (DynamoDB export format).
+    ///
+    /// With --scenes-table/--bags-table the records go to those DynamoDB
+    /// tables instead (endpoint, region and credentials from the standard
+    /// AWS environment, AWS_ENDPOINT_URL included; S3 likewise).
     ///
     /// Re-running a bag replaces its outputs exactly. Exit status: 0 when
     /// every bag succeeded, 1 when any failed (the others still complete),
@@ -52,17 +56,27 @@ enum Command {
         /// TOML configuration (every key optional; see CONTRACT.md).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Output root: a local directory (plain path or file://).
+        /// Output root: a local directory (plain path or file://) or
+        /// s3://bucket/prefix.
         #[arg(long, value_name = "ROOT")]
         out: String,
-        /// Bag files or directories of bags.
+        /// Bag files, directories of bags, s3://bucket/key or s3://bucket/prefix/.
         #[arg(value_name = "INPUT", required = true)]
         inputs: Vec<String>,
+        /// DynamoDB table for the scene records (partition key bag_file,
+        /// sort key scene_id); default: the local store in the lake.
+        #[arg(long, value_name = "NAME")]
+        scenes_table: Option<String>,
+        /// DynamoDB table for the bag catalogue (partition key bag_file);
+        /// default: the local store in the lake.
+        #[arg(long, value_name = "NAME")]
+        bags_table: Option<String>,
         /// Print no progress bars.
         #[arg(long, short)]
         quiet: bool,
     },
-    /// List the scene records of a lake's local scene store.
+    /// List the scene records of a lake's local scene store (a local
+    /// directory or s3://bucket/prefix).
     ///
     /// Example: bagpipe scenes lake --bag drive_0001_raw
     Scenes {
@@ -78,9 +92,9 @@ enum Command {
     /// With --scan, also read and decompress every chunk (decoding
     /// nothing) and print how fast: the floor for extraction speed.
     Inspect {
-        /// The bag file.
+        /// The bag: a file or s3://bucket/key.
         #[arg(value_name = "BAG")]
-        bag: PathBuf,
+        bag: String,
         /// Read and decompress every chunk and report the throughput.
         #[arg(long)]
         scan: bool,
@@ -149,7 +163,18 @@ fn main() -> ExitCode {
             out,
             inputs,
             quiet,
-        } => run(config, &out, &inputs, quiet),
+            scenes_table,
+            bags_table,
+        } => run(
+            config,
+            &out,
+            &inputs,
+            quiet,
+            Tables {
+                scenes: scenes_table,
+                bags: bags_table,
+            },
+        ),
         Command::Scenes { lake, bag } => {
             list_scenes(&lake, bag.as_deref()).map(|()| ExitCode::SUCCESS)
         }
@@ -168,23 +193,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// A local output root from a plain path or a `file://` URL.
-fn local_root(out: &str) -> Result<PathBuf> {
-    if let Some(path) = out.strip_prefix("file://") {
-        let decoded = percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .map_err(|_| usage(format!("--out {out}: not valid UTF-8 once decoded")))?;
-        return Ok(PathBuf::from(decoded.as_ref()));
-    }
-    if out.contains("://") {
-        return Err(usage(format!(
-            "--out {out}: only local output roots are supported in this version (S3 comes with the AWS back-end)"
-        )));
-    }
-    Ok(PathBuf::from(out))
+/// The DynamoDB tables named on the command line.
+struct Tables {
+    scenes: Option<String>,
+    bags: Option<String>,
 }
 
-fn run(config: Option<PathBuf>, out: &str, inputs: &[String], quiet: bool) -> Result<ExitCode> {
+/// The lake at an output root; a malformed root is a usage error.
+fn lake_at(root: &str) -> Result<Arc<dyn bagpipe::lake::Lake>> {
+    open_lake(root).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => usage(e.to_string()),
+        _ => anyhow::Error::new(e).context(format!("opening the output root {root}")),
+    })
+}
+
+fn run(
+    config: Option<PathBuf>,
+    out: &str,
+    inputs: &[String],
+    quiet: bool,
+    tables: Tables,
+) -> Result<ExitCode> {
     let config = match config {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
@@ -196,35 +225,29 @@ fn run(config: Option<PathBuf>, out: &str, inputs: &[String], quiet: bool) -> Re
     };
     let mut sources: Vec<Source> = Vec::new();
     for input in inputs {
-        if input.contains("://") {
+        if input.contains("://") && !input.starts_with("s3://") && !input.starts_with("file://") {
             return Err(usage(format!(
-                "{input}: only local files and directories are supported in this version"
+                "{input}: an input is a local file or directory, s3://bucket/key or s3://bucket/prefix/"
             )));
         }
-        let found = pipeline::local_inputs(std::path::Path::new(input))
-            .map_err(|e| usage(format!("{input}: {e}")))?;
+        let found = pipeline::inputs(input).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => {
+                usage(format!("{input}: {e}"))
+            }
+            _ => anyhow::Error::new(e).context(format!("listing {input}")),
+        })?;
         if found.is_empty() {
             return Err(usage(format!("{input}: no .bag files found")));
         }
         sources.extend(found);
     }
-    let root = local_root(out)?;
-    let lake: Arc<dyn Lake> =
-        Arc::new(LocalLake::new(&root).with_context(|| format!("creating {}", root.display()))?);
-    let bags = JsonlStore::open(lake.clone(), LOCAL_BAGS_PATH, "bag_file", None)
-        .with_context(|| format!("opening the bag catalogue {}", lake.url(LOCAL_BAGS_PATH)))?;
-    let scenes = JsonlStore::open(
-        lake.clone(),
-        LOCAL_SCENES_PATH,
-        "bag_file",
-        Some("scene_id"),
-    )
-    .with_context(|| format!("opening the scene store {}", lake.url(LOCAL_SCENES_PATH)))?;
+    let lake = lake_at(out)?;
+    let stores = open_stores(&lake, tables.bags.as_deref(), tables.scenes.as_deref())?;
     let bars = MultiProgress::new();
     let ctx = Context {
         lake,
-        bags: Arc::new(bags),
-        scenes: Arc::new(scenes),
+        bags: stores.bags,
+        scenes: stores.scenes,
         config,
         progress: Box::new(move |name, total| progress_bar(&bars, name, total, quiet)),
     };
@@ -344,15 +367,13 @@ fn print_summary(outcomes: &[BagOutcome]) {
 }
 
 /// Prints the scene records of a local lake as a table.
-fn list_scenes(lake: &str, bag: Option<&str>) -> Result<()> {
-    let root = local_root(lake)?;
-    if !root.join(LOCAL_SCENES_PATH).exists() {
+fn list_scenes(root: &str, bag: Option<&str>) -> Result<()> {
+    let lake = lake_at(root)?;
+    if lake.get(LOCAL_SCENES_PATH)?.is_none() {
         return Err(usage(format!(
-            "{}: no scene store ({LOCAL_SCENES_PATH}); is it the --out of a run?",
-            root.display()
+            "{root}: no scene store ({LOCAL_SCENES_PATH}); is it the --out of a run?"
         )));
     }
-    let lake: Arc<dyn Lake> = Arc::new(LocalLake::new(&root)?);
     let store = JsonlStore::open(
         lake.clone(),
         LOCAL_SCENES_PATH,
@@ -404,13 +425,25 @@ fn list_scenes(lake: &str, bag: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn inspect(bag: &std::path::Path, do_scan: bool) -> Result<()> {
-    let src = FileSource::open(bag).map_err(|e| usage(format!("{}: {e}", bag.display())))?;
-    let layout = extractor::bag::read_layout(&src).with_context(|| bag.display().to_string())?;
+fn inspect(bag: &str, do_scan: bool) -> Result<()> {
+    let source = match bagpipe::s3::S3Url::parse(bag) {
+        Some(url) => {
+            let url = url.map_err(usage)?;
+            Source::s3(&url.bucket, &url.key)
+        }
+        None => {
+            Source::local(std::path::Path::new(bag)).map_err(|e| usage(format!("{bag}: {e}")))?
+        }
+    };
+    let src = source.open().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => usage(format!("{bag}: {e}")),
+        _ => anyhow::Error::new(e),
+    })?;
+    let layout = extractor::bag::read_layout(src.as_ref()).with_context(|| bag.to_string())?;
     let mut out = String::new();
-    out.push_str(&describe(&bag.display().to_string(), &layout));
+    out.push_str(&describe(bag, &layout));
     if do_scan {
-        let r = scan(&src, &layout);
+        let r = scan(src.as_ref(), &layout);
         let mb = r.compressed_bytes as f64 / 1e6;
         outln!(
             out,

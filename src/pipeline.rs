@@ -18,9 +18,11 @@ use extractor::source::{FileSource, ReadAt};
 
 use crate::catalog::{Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant};
 use crate::config::Config;
+use crate::failure::Failure;
 use crate::lake::{Lake, encode_path};
 use crate::naming::{bag_file, md5_prefix, md5_prefix_of, table_name};
 use crate::registry::Registry;
+use crate::s3::{S3Source, S3Url};
 use crate::stages::{self, ExtractedTable};
 use crate::writer::{PartitionWriter, partition_dir, remove_stale};
 
@@ -54,14 +56,52 @@ impl Source {
         })
     }
 
+    /// An object on S3.
+    pub fn s3(bucket: &str, key: &str) -> Source {
+        Source {
+            url: S3Url::url_of(bucket, key),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            path: None,
+        }
+    }
+
+    /// Opens the bag for ranged reads: a local file, or the S3 object.
+    pub fn open(&self) -> std::io::Result<Box<dyn ReadAt>> {
+        match &self.path {
+            Some(path) => Ok(Box::new(FileSource::open(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("opening {}: {e}", path.display()))
+            })?)),
+            None => Ok(Box::new(S3Source::open(&self.bucket, &self.key)?)),
+        }
+    }
+
     /// The `bag_file` this source gives.
     pub fn bag_file(&self) -> String {
         bag_file(&self.key)
     }
 }
 
-/// Finds the bags of one command-line input: a bag file, or a directory
-/// searched recursively in byte order of the full path.
+/// Finds the bags of one command-line input: `s3://bucket/key` (one bag),
+/// `s3://bucket/prefix/` (every `.bag` under it, in byte order of the
+/// key), a local bag file, or a local directory searched recursively in
+/// byte order of the full path.
+pub fn inputs(input: &str) -> std::io::Result<Vec<Source>> {
+    match S3Url::parse(input) {
+        Some(Err(e)) => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+        Some(Ok(url)) if url.key.is_empty() || url.key.ends_with('/') => {
+            Ok(crate::s3::list_bags(&url.bucket, &url.key)?
+                .into_iter()
+                .map(|(key, _)| Source::s3(&url.bucket, &key))
+                .collect())
+        }
+        Some(Ok(url)) => Ok(vec![Source::s3(&url.bucket, &url.key)]),
+        None => local_inputs(Path::new(input.strip_prefix("file://").unwrap_or(input))),
+    }
+}
+
+/// Finds the bags of a local input: a bag file, or a directory searched
+/// recursively in byte order of the full path.
 pub fn local_inputs(input: &Path) -> std::io::Result<Vec<Source>> {
     let meta = std::fs::metadata(input)?;
     if meta.is_file() {
@@ -126,12 +166,27 @@ pub struct BagOutcome {
     pub scenes: usize,
     pub warnings: Vec<String>,
     pub error: Option<String>,
+    /// For a failed bag: whether running it again could help.
+    pub retryable: bool,
     pub bytes: u64,
     pub elapsed: Duration,
+    /// What each stage that ran did.
+    pub stages: Vec<StageReport>,
+}
+
+/// What one stage of a bag did, for logs and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageReport {
+    pub stage: &'static str,
+    pub seconds: f64,
+    /// Messages (extract), ticks (sync) or scenes (scenes).
+    pub count: u64,
+    /// Bytes of the bag read (extract only).
+    pub bytes: u64,
 }
 
 impl BagOutcome {
-    fn failed(bag_file: String, source: &Source, error: String) -> BagOutcome {
+    fn failed(bag_file: String, source: &Source, failure: Failure) -> BagOutcome {
         BagOutcome {
             bag_file,
             source: source.url.clone(),
@@ -143,9 +198,11 @@ impl BagOutcome {
             ticks: 0,
             scenes: 0,
             warnings: Vec::new(),
-            error: Some(error),
+            error: Some(failure.message),
+            retryable: failure.retryable,
             bytes: 0,
             elapsed: Duration::ZERO,
+            stages: Vec::new(),
         }
     }
 }
@@ -165,10 +222,10 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
                 planned.push(Err(Box::new(BagOutcome::failed(
                     name.clone(),
                     source,
-                    format!(
+                    Failure::permanent(format!(
                         "bag_file {name} conflict: {} gives the same bag_file as {}, which came first; refused",
                         source.url, first.url
-                    ),
+                    )),
                 ))));
             }
             // The same bag named twice runs once.
@@ -184,10 +241,7 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
                     Err(Box::new(BagOutcome::failed(
                         name.clone(),
                         source,
-                        format!(
-                            "bag_file {name} conflict: {} gives the same bag_file as {owner}, already in the catalogue; refused",
-                            source.url
-                        ),
+                        conflict(&name, source, owner),
                     )))
                 }
             }
@@ -195,13 +249,13 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
             Err(e) => Err(Box::new(BagOutcome::failed(
                 name.clone(),
                 source,
-                format!("reading the bag catalogue: {e}"),
+                Failure::io("reading the bag catalogue", &e),
             ))),
         });
     }
     // Phase 1, in parallel: open every bag and read its layout (the index,
     // or a recovery scan).
-    let opened: Vec<Option<Result<Opened, String>>> = planned
+    let opened: Vec<Option<Result<Opened, Failure>>> = planned
         .par_iter()
         .map(|p| p.as_ref().ok().map(|source| open_bag(source)))
         .collect();
@@ -225,20 +279,28 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
         .collect()
 }
 
+/// The refusal of a source whose `bag_file` belongs to another.
+fn conflict(name: &str, source: &Source, owner: &str) -> Failure {
+    Failure::permanent(format!(
+        "bag_file {name} conflict: {} gives the same bag_file as {owner}, already in the catalogue; refused",
+        source.url
+    ))
+}
+
 /// A bag opened and its layout read.
 struct Opened {
     started: Instant,
-    src: FileSource,
+    src: Box<dyn ReadAt>,
     layout: BagLayout,
 }
 
 /// A bag ready to extract: opened, its topics grouped, its tables assigned.
 /// On error, what failed and when the bag started.
-type Prepared = Result<Ready, (Instant, u64, String)>;
+type Prepared = Result<Ready, (Instant, u64, Failure)>;
 
 struct Ready {
     started: Instant,
-    src: FileSource,
+    src: Box<dyn ReadAt>,
     layout: BagLayout,
     topics: Vec<TopicGroup>,
     plan: ExtractPlan,
@@ -246,14 +308,12 @@ struct Ready {
 }
 
 /// Opens a source and reads its layout.
-fn open_bag(source: &Source) -> Result<Opened, String> {
+fn open_bag(source: &Source) -> Result<Opened, Failure> {
     let started = Instant::now();
-    let path = source
-        .path
-        .as_ref()
-        .ok_or_else(|| format!("{}: only local files can be read so far", source.url))?;
-    let src = FileSource::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let layout = bag::read_layout(&src).map_err(|e| format!("{}: {e}", source.url))?;
+    let src = source
+        .open()
+        .map_err(|e| Failure::io(format_args!("opening {}", source.url), &e))?;
+    let layout = bag::read_layout(src.as_ref()).map_err(|e| extractor_failure(&source.url, &e))?;
     Ok(Opened {
         started,
         src,
@@ -261,8 +321,23 @@ fn open_bag(source: &Source) -> Result<Opened, String> {
     })
 }
 
+/// An extractor error as a failure of the bag at `url`. Reading or writing
+/// that failed (a dropped connection, a storage error) may pass; anything
+/// else is what the bytes say (not a bag, an unsupported version).
+fn extractor_failure(url: &str, e: &extractor::Error) -> Failure {
+    let message = format!("{url}: {e}");
+    match e {
+        extractor::Error::Io { source, .. } => Failure {
+            retryable: Failure::io("", source).retryable,
+            message,
+        },
+        extractor::Error::Sink { .. } => Failure::transient(message),
+        _ => Failure::permanent(message),
+    }
+}
+
 /// Groups the bag's topics and assigns their tables (registering them).
-fn prepare(ctx: &Context, opened: Result<Opened, String>) -> Prepared {
+fn prepare(ctx: &Context, opened: Result<Opened, Failure>) -> Prepared {
     let opened = opened.map_err(|e| (Instant::now(), 0, e))?;
     let topics = group_topics(&opened.layout.connections);
     let registry = Registry::new(ctx.lake.as_ref());
@@ -278,7 +353,7 @@ fn prepare(ctx: &Context, opened: Result<Opened, String>) -> Prepared {
         Err(e) => Err((
             opened.started,
             opened.src.len(),
-            format!("schema registry: {e}"),
+            Failure::io("schema registry", &e),
         )),
     }
 }
@@ -314,8 +389,10 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
         scenes: 0,
         warnings: Vec::new(),
         error: None,
+        retryable: false,
         bytes: 0,
         elapsed: Duration::ZERO,
+        stages: Vec::new(),
     };
     let result = match prepared {
         Ok(ready) => run_stages(ctx, source, ready, &mut record, &mut outcome),
@@ -331,18 +408,34 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
         Ok(()) => record.status = Status::Done,
         Err(e) => {
             record.status = Status::Failed;
-            record.error = Some(e);
+            record.error = Some(e.message);
+            outcome.retryable = e.retryable;
         }
     }
-    if let Err(e) = ctx.bags.put(record.to_item()) {
+    if let Err(e) = put_record(ctx, source, &record) {
         record.status = Status::Failed;
-        record.error = Some(format!("writing the bag catalogue: {e}"));
+        record.error = Some(e.message);
+        outcome.retryable = e.retryable;
     }
     outcome.status = record.status;
     outcome.warnings = record.warnings;
     outcome.error = record.error;
     outcome.elapsed = started.elapsed();
     outcome
+}
+
+/// Writes the bag's catalogue item, unless another source has claimed its
+/// `bag_file` meanwhile (a conditional write: two runs racing for one
+/// `bag_file` cannot both win).
+fn put_record(ctx: &Context, source: &Source, record: &BagRecord) -> Result<(), Failure> {
+    match ctx.bags.put_if_owner(record.to_item(), "source_url") {
+        Ok(None) => Ok(()),
+        Ok(Some(owner)) => {
+            let owner = owner.get("source_url").and_then(Attr::as_s).unwrap_or("");
+            Err(conflict(&record.bag_file, source, owner))
+        }
+        Err(e) => Err(Failure::io("writing the bag catalogue", &e)),
+    }
 }
 
 /// Extract, synchronize, find scenes; the catalogue item is updated after
@@ -353,17 +446,25 @@ fn run_stages(
     ready: Ready,
     record: &mut BagRecord,
     outcome: &mut BagOutcome,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let started = Instant::now();
     let (tables, written) = extract_bag(ctx, source, ready, record)?;
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
         stage = "extract",
-        seconds = started.elapsed().as_secs_f64(),
+        seconds,
         messages = record.message_count,
+        bytes = record.size_bytes,
         tables = written.tables,
         "extracted"
     );
+    outcome.stages.push(StageReport {
+        stage: "extract",
+        seconds,
+        count: record.message_count,
+        bytes: record.size_bytes,
+    });
     outcome.tables_written = written.tables;
     outcome.rows_written = written.rows;
     if record.message_count == 0 {
@@ -398,18 +499,23 @@ fn run_stages(
         &mut record.warnings,
     )?;
     outcome.ticks = synced.ticks();
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
         stage = "sync",
-        seconds = started.elapsed().as_secs_f64(),
+        seconds,
         ticks = synced.ticks(),
         topics = synced.columns.len(),
         "synchronized"
     );
+    outcome.stages.push(StageReport {
+        stage: "sync",
+        seconds,
+        count: synced.ticks() as u64,
+        bytes: 0,
+    });
     record.status = Status::Synchronized;
-    ctx.bags
-        .put(record.to_item())
-        .map_err(|e| format!("writing the bag catalogue: {e}"))?;
+    put_record(ctx, source, record)?;
     let started = Instant::now();
     let scenes = stages::find_scenes(
         ctx.lake.as_ref(),
@@ -423,13 +529,20 @@ fn run_stages(
         &mut record.warnings,
     )?;
     outcome.scenes = scenes.scenes;
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
         stage = "scenes",
-        seconds = started.elapsed().as_secs_f64(),
+        seconds,
         scenes = scenes.scenes,
         "scenes found"
     );
+    outcome.stages.push(StageReport {
+        stage: "scenes",
+        seconds,
+        count: scenes.scenes as u64,
+        bytes: 0,
+    });
     Ok(())
 }
 
@@ -451,7 +564,7 @@ fn extract_bag(
     source: &Source,
     ready: Ready,
     record: &mut BagRecord,
-) -> Result<(Vec<ExtractedTable>, Written), String> {
+) -> Result<(Vec<ExtractedTable>, Written), Failure> {
     let Ready {
         src,
         layout,
@@ -480,15 +593,17 @@ fn extract_bag(
         &record.bag_file,
         layout.chunks.iter().map(|c| c.compressed_len).sum(),
     );
-    let report = extract::extract(&src, &layout, &plan, &mut writer, &|n| progress.advance(n));
+    let report = extract::extract(src.as_ref(), &layout, &plan, &mut writer, &|n| {
+        progress.advance(n)
+    });
     progress.finish();
-    let report = report.map_err(|e| format!("{}: {e}", source.url))?;
+    let report = report.map_err(|e| extractor_failure(&source.url, &e))?;
     let files = writer
         .finish()
-        .map_err(|e| format!("writing the topic tables: {e}"))?;
+        .map_err(|e| Failure::io("writing the topic tables", &e))?;
     let written: Vec<String> = files.iter().flatten().cloned().collect();
     remove_stale(ctx.lake.as_ref(), TOPICS_DIR, &record.bag_file, &written)
-        .map_err(|e| format!("removing the previous run's files: {e}"))?;
+        .map_err(|e| Failure::io("removing the previous run's files", &e))?;
 
     record.message_count = report.message_count;
     record.start_time_ns = report.start_time_ns;
@@ -501,9 +616,7 @@ fn extract_bag(
         record.warnings.push("the bag has no messages".to_string());
     }
     record.status = Status::Extracted;
-    ctx.bags
-        .put(record.to_item())
-        .map_err(|e| format!("writing the bag catalogue: {e}"))?;
+    put_record(ctx, source, record)?;
     let first_tables: Vec<&str> = names
         .iter()
         .filter_map(|variants| variants.first().and_then(Option::as_deref))

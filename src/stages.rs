@@ -13,6 +13,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::catalog::{Attr, Item, ItemStore};
 use crate::config::{ScenesConfig, SyncConfig};
+use crate::failure::Failure;
 use crate::lake::Lake;
 use crate::writer::{for_each_batch, partition_dir, replace_partition};
 
@@ -63,7 +64,7 @@ pub fn synchronize(
     tables: &[ExtractedTable],
     cfg: &SyncConfig,
     warnings: &mut Vec<String>,
-) -> Result<Synced, String> {
+) -> Result<Synced, Failure> {
     let selected: Vec<&ExtractedTable> = if cfg.topics.is_empty() {
         tables.iter().filter(|t| !t.has_binary).collect()
     } else {
@@ -84,9 +85,8 @@ pub fn synchronize(
     let t_min = selected.iter().map(|t| t.time_range.0).min();
     let t_max = selected.iter().map(|t| t.time_range.1).max();
     let ticks = match (t_min, t_max) {
-        (Some(lo), Some(hi)) => {
-            synchronizer::ticks(lo, hi, interval_ns).map_err(|e| format!("synchronizing: {e}"))?
-        }
+        (Some(lo), Some(hi)) => synchronizer::ticks(lo, hi, interval_ns)
+            .map_err(|e| Failure::permanent(format!("synchronizing: {e}")))?,
         _ => Vec::new(),
     };
     let batch = if ticks.is_empty() {
@@ -100,17 +100,20 @@ pub fn synchronize(
             for_each_batch(lake, &t.files, |batch| {
                 stream.push(&batch).map_err(std::io::Error::other)
             })
-            .map_err(|e| format!("synchronizing table {}: {e}", t.name))?;
+            .map_err(|e| Failure::io(format_args!("synchronizing table {}", t.name), &e))?;
             let column = stream
                 .finish()
-                .map_err(|e| format!("synchronizing table {}: {e}", t.name))?;
+                .map_err(|e| Failure::permanent(format!("synchronizing table {}: {e}", t.name)))?;
             columns.push((t.name.as_str(), t.schema.clone(), column));
         }
-        Some(synchronizer::assemble(ticks, columns).map_err(|e| format!("synchronizing: {e}"))?)
+        Some(
+            synchronizer::assemble(ticks, columns)
+                .map_err(|e| Failure::permanent(format!("synchronizing: {e}")))?,
+        )
     };
     let dir = partition_dir(SYNCHRONIZED_DIR, bag_file);
     replace_partition(lake, &dir, batch.as_ref())
-        .map_err(|e| format!("writing the synchronized table: {e}"))?;
+        .map_err(|e| Failure::io("writing the synchronized table", &e))?;
     Ok(Synced {
         batch,
         columns: selected
@@ -153,7 +156,7 @@ pub fn find_scenes(
     cfg: &ScenesConfig,
     interval_ms: u64,
     warnings: &mut Vec<String>,
-) -> Result<SceneOutcome, String> {
+) -> Result<SceneOutcome, Failure> {
     let column_of = |topic: &str| {
         tables
             .iter()
@@ -188,7 +191,8 @@ pub fn find_scenes(
         write_scene_outputs(lake, store, bag_file, None, &[])?;
         return Ok(SceneOutcome::default());
     };
-    let detections = scenes::detect::detect(sync, &det, &lanes, cfg).map_err(|e| e.to_string())?;
+    let detections = scenes::detect::detect(sync, &det, &lanes, cfg)
+        .map_err(|e| Failure::permanent(e.to_string()))?;
     let ticks = scenes::detect::tick_counts(&detections);
     let interval_ns = ms_to_ns(interval_ms);
     let found = scenes::scene::find_scenes(&ticks, interval_ns);
@@ -220,19 +224,19 @@ fn write_scene_outputs(
     bag_file: &str,
     detections: Option<&RecordBatch>,
     records: &[SceneRecord],
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     replace_partition(
         lake,
         &partition_dir(SCENE_DETECTIONS_DIR, bag_file),
         detections,
     )
-    .map_err(|e| format!("writing the scene detections table: {e}"))?;
+    .map_err(|e| Failure::io("writing the scene detections table", &e))?;
     let batch = (!records.is_empty()).then(|| scenes_batch(records));
     replace_partition(lake, &partition_dir(SCENES_DIR, bag_file), batch.as_ref())
-        .map_err(|e| format!("writing the scenes table: {e}"))?;
+        .map_err(|e| Failure::io("writing the scenes table", &e))?;
     store
         .replace_partition(bag_file, records.iter().map(SceneRecord::to_item).collect())
-        .map_err(|e| format!("writing the scene records: {e}"))
+        .map_err(|e| Failure::io("writing the scene records", &e))
 }
 
 /// What every scene of a bag shares.

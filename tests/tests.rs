@@ -3,6 +3,7 @@
 
 mod util;
 
+mod aws;
 mod cli;
 mod damaged;
 mod lake;

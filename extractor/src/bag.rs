@@ -904,7 +904,14 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
 
     let mut result = ScanResult::default();
     let mut connections = ConnectionSet::default();
-    for group in scan_groups(&candidates) {
+    let groups = scan_groups(&candidates);
+    for (i, group) in groups.iter().enumerate() {
+        if i == 0 {
+            src.prefetch(&chunk_ranges(group));
+        }
+        if let Some(next) = groups.get(i + 1) {
+            src.prefetch(&chunk_ranges(next));
+        }
         let summaries: Vec<Result<ChunkSummary>> =
             group.par_iter().map(|c| summarize_chunk(src, c)).collect();
         for (chunk, summary) in group.iter().zip(summaries) {
@@ -967,6 +974,14 @@ fn scan_groups(chunks: &[ChunkInfo]) -> Vec<&[ChunkInfo]> {
         groups.push(&chunks[start..]);
     }
     groups
+}
+
+/// The byte ranges of the chunks' compressed data, for a prefetch hint.
+pub(crate) fn chunk_ranges(chunks: &[ChunkInfo]) -> Vec<(u64, u64)> {
+    chunks
+        .iter()
+        .map(|c| (c.data_offset, c.compressed_len))
+        .collect()
 }
 
 fn summarize_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkSummary> {

@@ -99,7 +99,16 @@ pub fn extract(
     let known: std::collections::HashSet<u32> = layout.connections.iter().map(|c| c.id).collect();
     let windows = windows(&layout.chunks);
     let mut ready: Option<Vec<ChunkOutput>> = None;
-    for range in windows {
+    for (i, range) in windows.iter().enumerate() {
+        let range = range.clone();
+        // A remote source fetches the next window's chunks while this one
+        // decodes.
+        if i == 0 {
+            src.prefetch(&bag::chunk_ranges(&layout.chunks[range.clone()]));
+        }
+        if let Some(next) = windows.get(i + 1) {
+            src.prefetch(&bag::chunk_ranges(&layout.chunks[next.clone()]));
+        }
         let chunks = &layout.chunks[range.clone()];
         let (decoded, written) = rayon::join(
             || {

@@ -4,7 +4,7 @@
 //! header, then the index at the end, then each chunk by its offset. Those
 //! reads go through [`ReadAt`], so the same reader works on a local file
 //! ([`FileSource`], positioned reads), on bytes in memory (tests, fuzzing),
-//! and later on an S3 object (one ranged GET per read).
+//! and on an S3 object (ranged GETs, in the `bagpipe` crate).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-/// Random-access byte source (a local file now; an S3 object by ranged GET later).
+/// Random-access byte source: a local file, bytes in memory, or an S3
+/// object read by ranged GETs.
 ///
 /// `Send + Sync` because chunks are read and decompressed from several
 /// threads at once.
@@ -29,6 +30,12 @@ pub trait ReadAt: Send + Sync {
     /// Fills `buf` with the bytes starting at `offset`; fails with
     /// `UnexpectedEof` when the source ends before `buf` is full.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+
+    /// A hint that the reader will soon read each of these `(offset, len)`
+    /// ranges whole. A remote source starts fetching them in the
+    /// background (a bounded number of bytes at once) so that network
+    /// latency overlaps decoding; a local file ignores it.
+    fn prefetch(&self, _ranges: &[(u64, u64)]) {}
 }
 
 /// A local file read with positioned reads (`pread`), so that several

@@ -1,3 +1,14 @@
-//! AWS Lambda entry point for S3 upload events.
+//! The AWS Lambda entry point of bagpipe.
 //!
-//! Not implemented yet: see issue 4. The crate exists so the workspace has the layout of the design.
+//! An upload to the ingest bucket reaches the function in one of four
+//! shapes ([`events`]); the handler ([`handler`]) turns it into bag
+//! sources and runs them through the same per-bag pipeline as the CLI
+//! (`bagpipe::pipeline::run`), then answers as the delivery wants it:
+//! partial batch failures for SQS, an error for a retryable failure of an
+//! asynchronous invocation. [`metrics`] writes CloudWatch embedded-metric
+//! lines per bag and stage. `main.rs` only wires this to
+//! `lambda_runtime`.
+
+pub mod events;
+pub mod handler;
+pub mod metrics;

@@ -1,0 +1,322 @@
+//! The CLI against S3 and DynamoDB served by a real moto server on
+//! loopback (started by the test harness): bags read from S3 by range, the
+//! lake written to S3, records in DynamoDB. The Parquet must be byte for
+//! byte that of a local run; re-runs idempotent; the catalogue's conflict
+//! rule a conditional write; injected S3 and DynamoDB faults retried with
+//! nothing lost.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use bagpipe_test_harness::{
+    Fault, FaultPlan, FaultProxy, aws_env, create_bucket, create_table, get_object, list_objects,
+    moto, put_object, scan_table, unique,
+};
+use serde_json::Value;
+
+use crate::util::{bagpipe, files_under, python, run, sample_bags, show};
+
+const SAMPLES: [&str; 3] = [
+    "drive_0001_raw.bag",
+    "drive_0002_bz2.bag",
+    "drive_0003_lz4.bag",
+];
+
+/// Buckets and tables of one test, on the shared moto server.
+struct Aws {
+    endpoint: String,
+    ingest: String,
+    lake: String,
+    scenes: String,
+    bags: String,
+}
+
+impl Aws {
+    /// Fresh buckets and tables, the sample bags uploaded under `drives/`.
+    fn new() -> Aws {
+        let endpoint = moto().endpoint.clone();
+        let aws = Aws {
+            ingest: unique("ingest"),
+            lake: unique("lake"),
+            scenes: unique("scenes"),
+            bags: unique("bags"),
+            endpoint,
+        };
+        create_bucket(&aws.endpoint, &aws.ingest);
+        create_bucket(&aws.endpoint, &aws.lake);
+        create_table(&aws.endpoint, &aws.scenes, "bag_file", Some("scene_id"));
+        create_table(&aws.endpoint, &aws.bags, "bag_file", None);
+        for name in SAMPLES {
+            let bytes = std::fs::read(sample_bags().join(name)).unwrap();
+            put_object(
+                &aws.endpoint,
+                &aws.ingest,
+                &format!("drives/{name}"),
+                &bytes,
+            );
+        }
+        aws
+    }
+
+    /// `bagpipe run` on `inputs` into `s3://<lake>/<prefix>`, through
+    /// `endpoint` (moto, or a fault proxy in front of it).
+    fn run(&self, endpoint: &str, prefix: &str, inputs: &[String]) -> Output {
+        bagpipe()
+            .envs(aws_env(endpoint))
+            .env("BAGPIPE_LOG", "warn")
+            .args(["run", "--quiet", "--config"])
+            .arg(sample_bags().join("bagpipe.toml"))
+            .arg("--out")
+            .arg(format!("s3://{}/{prefix}", self.lake))
+            .args(["--scenes-table", &self.scenes, "--bags-table", &self.bags])
+            .args(inputs)
+            .output()
+            .expect("bagpipe runs")
+    }
+
+    /// Every object under `prefix/` of the lake bucket: relative key → bytes.
+    fn lake_files(&self, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        list_objects(&self.endpoint, &self.lake, &format!("{prefix}/"))
+            .into_iter()
+            .map(|(key, _)| {
+                let bytes = get_object(&self.endpoint, &self.lake, &key).unwrap();
+                (key[prefix.len() + 1..].to_string(), bytes)
+            })
+            .collect()
+    }
+
+    /// A table's items by key, without the attributes that name where
+    /// things are or when they were written.
+    fn items(&self, table: &str) -> BTreeMap<String, Value> {
+        items_by_key(scan_table(&self.endpoint, table))
+    }
+}
+
+/// The Parquet files and schema registry of a local lake: path → bytes.
+fn local_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(root)
+        .into_iter()
+        .filter(|f| f.ends_with(".parquet") || f.starts_with("_schemas/"))
+        .map(|f| {
+            let bytes = std::fs::read(root.join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// Attributes that differ between a local and an S3 run by design (where
+/// the source and outputs are) or between any two runs (the time).
+const PLACE_AND_TIME: [&str; 6] = [
+    "source_url",
+    "updated_at",
+    "bag_file_bucket",
+    "bag_file_prefix",
+    "synchronized_path",
+    "detections_path",
+];
+
+fn items_by_key(items: Vec<Value>) -> BTreeMap<String, Value> {
+    items
+        .into_iter()
+        .map(|mut item| {
+            let key = format!(
+                "{}/{}",
+                item["bag_file"]["S"].as_str().unwrap(),
+                item["scene_id"]["S"].as_str().unwrap_or("")
+            );
+            let obj = item.as_object_mut().unwrap();
+            for k in PLACE_AND_TIME {
+                obj.remove(k);
+            }
+            (key, item)
+        })
+        .collect()
+}
+
+/// The items of a local JSONL store, keyed and stripped like [`Aws::items`].
+fn local_items(root: &Path, file: &str) -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(root.join("dynamodb").join(file)).unwrap();
+    items_by_key(
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["Item"].clone())
+            .collect(),
+    )
+}
+
+/// The sample bags run locally: the reference for every S3 run.
+fn local_reference() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample_bags().join("bagpipe.toml");
+    let samples = sample_bags();
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            samples.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    dir
+}
+
+/// Checks that the S3 lake under `prefix` holds exactly the local
+/// reference's Parquet bytes and registry, and DynamoDB its records.
+fn assert_same_as_local(aws: &Aws, prefix: &str, local: &Path) {
+    let remote = aws.lake_files(prefix);
+    let reference = local_files(local);
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&remote), names(&reference), "the same files");
+    for (name, bytes) in &reference {
+        // The scenes table names where the bag and the outputs are
+        // (bucket, key, partition URLs): that differs by design; its other
+        // columns are the scene items compared below.
+        if name.starts_with("scenes/") {
+            continue;
+        }
+        assert!(
+            remote[name] == *bytes,
+            "{name}: the S3 object differs from the local file"
+        );
+    }
+    assert_eq!(aws.items(&aws.bags), local_items(local, "bags.jsonl"));
+    assert_eq!(aws.items(&aws.scenes), local_items(local, "scenes.jsonl"));
+}
+
+#[test]
+fn s3_run_writes_the_bytes_of_a_local_run_and_records_to_dynamodb() {
+    let aws = Aws::new();
+    let local = local_reference();
+    let input = format!("s3://{}/drives/", aws.ingest);
+    let out = aws.run(&aws.endpoint, "lake", std::slice::from_ref(&input));
+    assert!(out.status.success(), "{}", show(&out));
+    assert_same_as_local(&aws, "lake", local.path());
+
+    // Where things are, as the records name them.
+    let bags = scan_table(&aws.endpoint, &aws.bags);
+    assert_eq!(bags.len(), 3);
+    for item in &bags {
+        let name = item["bag_file"]["S"].as_str().unwrap();
+        assert_eq!(item["status"]["S"], "DONE", "{item}");
+        assert_eq!(
+            item["source_url"]["S"],
+            format!("s3://{}/drives/{name}.bag", aws.ingest)
+        );
+    }
+    let scenes = scan_table(&aws.endpoint, &aws.scenes);
+    assert_eq!(scenes.len(), 13, "4 + 5 + 4 scenes in the sample bags");
+    for s in &scenes {
+        let name = s["bag_file"]["S"].as_str().unwrap();
+        assert_eq!(s["bag_file_bucket"]["S"], aws.ingest.as_str());
+        assert_eq!(s["bag_file_prefix"]["S"], format!("drives/{name}.bag"));
+        assert_eq!(
+            s["synchronized_path"]["S"],
+            format!("s3://{}/lake/synchronized/bag_file={name}/", aws.lake)
+        );
+    }
+
+    // An analyst's reader over the S3 API sees every bag's rows.
+    let read = python()
+        .args([
+            "tests/python/s3_read.py",
+            &aws.endpoint,
+            &aws.lake,
+            "lake",
+            "topics/imu_raw",
+        ])
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", show(&read));
+    let table: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(
+        table["rows"],
+        2000 + 2500 + 2000,
+        "100 Hz IMU over 20 + 25 + 20 s"
+    );
+    assert_eq!(
+        table["bag_files"],
+        serde_json::json!(["drive_0001_raw", "drive_0002_bz2", "drive_0003_lz4"])
+    );
+    assert!(table["columns"][0] == "log_time_ns", "{table}");
+
+    // The same run again: the same objects, the same items.
+    let before = aws.lake_files("lake");
+    let out = aws.run(&aws.endpoint, "lake", &[input]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        aws.lake_files("lake") == before,
+        "a re-run rewrites the same objects"
+    );
+    assert_same_as_local(&aws, "lake", local.path());
+}
+
+#[test]
+fn a_second_source_for_a_bag_file_is_refused_by_the_conditional_write() {
+    let aws = Aws::new();
+    let bytes = std::fs::read(sample_bags().join("drive_0003_lz4.bag")).unwrap();
+    put_object(
+        &aws.endpoint,
+        &aws.ingest,
+        "other/drive_0003_lz4.bag",
+        &bytes,
+    );
+    let first = format!("s3://{}/drives/drive_0003_lz4.bag", aws.ingest);
+    let out = aws.run(&aws.endpoint, "lake", std::slice::from_ref(&first));
+    assert!(out.status.success(), "{}", show(&out));
+
+    let second = format!("s3://{}/other/drive_0003_lz4.bag", aws.ingest);
+    let out = aws.run(&aws.endpoint, "lake", &[second.clone()]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("conflict") && stderr.contains(&second) && stderr.contains(&first),
+        "{stderr}"
+    );
+    let bags = scan_table(&aws.endpoint, &aws.bags);
+    assert_eq!(bags.len(), 1);
+    assert_eq!(bags[0]["source_url"]["S"], first.as_str());
+    assert_eq!(bags[0]["status"]["S"], "DONE");
+}
+
+#[test]
+fn s3_and_dynamodb_faults_are_retried_and_nothing_is_lost() {
+    let aws = Aws::new();
+    let local = local_reference();
+    let plan = FaultPlan {
+        s3_slow_down: Some(Fault::every(5).method("GET").max(4)),
+        s3_internal_error: Some(Fault::every(7).method("PUT").max(3)),
+        s3_drop_mid_body: Some(Fault::every(3).method("GET").with_header("range").max(4)),
+        dynamodb_throttle: Some(Fault::every(4).max(6)),
+        dynamodb_unprocessed: Some(Fault::first(3).target("BatchWriteItem")),
+    };
+    let proxy = FaultProxy::start(&aws.endpoint, plan);
+    let input = format!("s3://{}/drives/", aws.ingest);
+    let out = aws.run(&proxy.endpoint, "lake", &[input]);
+    assert!(out.status.success(), "{}", show(&out));
+    let injected = proxy.injected();
+    assert!(injected.s3_slow_down > 0, "{injected:?}");
+    assert!(injected.s3_internal_error > 0, "{injected:?}");
+    assert!(injected.s3_drop_mid_body > 0, "{injected:?}");
+    assert!(injected.dynamodb_throttle > 0, "{injected:?}");
+    assert!(injected.dynamodb_unprocessed > 0, "{injected:?}");
+    assert_same_as_local(&aws, "lake", local.path());
+}
+
+#[test]
+fn a_missing_object_and_a_malformed_url_are_usage_errors() {
+    let aws = Aws::new();
+    let missing = format!("s3://{}/drives/", unique("nobucket"));
+    let out = aws.run(&aws.endpoint, "lake", &[missing]);
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    let out = aws.run(&aws.endpoint, "lake", &["s3:///x.bag".to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    // An empty prefix has no bags: a usage error, as for a local directory.
+    let out = aws.run(
+        &aws.endpoint,
+        "lake",
+        &[format!("s3://{}/none/", aws.ingest)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .bag files"));
+}
