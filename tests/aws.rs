@@ -266,7 +266,7 @@ fn a_second_source_for_a_bag_file_is_refused_by_the_conditional_write() {
     assert!(out.status.success(), "{}", show(&out));
 
     let second = format!("s3://{}/other/drive_0003_lz4.bag", aws.ingest);
-    let out = aws.run(&aws.endpoint, "lake", &[second.clone()]);
+    let out = aws.run(&aws.endpoint, "lake", std::slice::from_ref(&second));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
