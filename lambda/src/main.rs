@@ -9,8 +9,7 @@ use serde_json::Value;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -21,39 +20,45 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
         .with_writer(std::io::stderr)
         .init();
-    // Read once per cold start; a bad setting fails every invocation with
-    // a message saying which.
+    // Read once per cold start (outside any async runtime: reading the
+    // configuration from S3 blocks); a bad setting fails every invocation
+    // with a message saying which.
     let settings = std::sync::Arc::new(Settings::from_env());
     if let Err(e) = settings.as_ref() {
         tracing::error!(error = %e, "bad settings");
     }
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let settings = settings.clone();
-        async move {
-            let settings = match settings.as_ref() {
-                Ok(s) => s.clone(),
-                Err(e) => {
-                    return Err(Diagnostic {
-                        error_type: "bagpipe.Settings".into(),
-                        error_message: e.clone(),
-                    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Value>| {
+            let settings = settings.clone();
+            async move {
+                let settings = match settings.as_ref() {
+                    Ok(s) => s.clone(),
+                    Err(e) => {
+                        return Err(Diagnostic {
+                            error_type: "bagpipe.Settings".into(),
+                            error_message: e.clone(),
+                        });
+                    }
+                };
+                let answer =
+                    tokio::task::spawn_blocking(move || handler::handle(&settings, &event.payload))
+                        .await
+                        .map_err(|e| Diagnostic {
+                            error_type: "bagpipe.Panic".into(),
+                            error_message: e.to_string(),
+                        })?;
+                match answer {
+                    Answer::Done(body) => Ok(body),
+                    Answer::Retry(reason) => Err(Diagnostic {
+                        error_type: "bagpipe.Retryable".into(),
+                        error_message: reason,
+                    }),
                 }
-            };
-            let answer =
-                tokio::task::spawn_blocking(move || handler::handle(&settings, &event.payload))
-                    .await
-                    .map_err(|e| Diagnostic {
-                        error_type: "bagpipe.Panic".into(),
-                        error_message: e.to_string(),
-                    })?;
-            match answer {
-                Answer::Done(body) => Ok(body),
-                Answer::Retry(reason) => Err(Diagnostic {
-                    error_type: "bagpipe.Retryable".into(),
-                    error_message: reason,
-                }),
             }
-        }
-    }))
-    .await
+        },
+    )))
 }

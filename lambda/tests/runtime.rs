@@ -1,0 +1,557 @@
+//! The Lambda end to end: the real `bootstrap` binary in its real
+//! `lambda_runtime` loop, fed by a local Lambda Runtime API, reading bags
+//! from and writing the lake to a moto S3, records to moto DynamoDB. Every
+//! delivery shape, the answers (partial batch failures, retryable errors),
+//! idempotent re-delivery, concurrent invocations, the EMF metric lines,
+//! and injected faults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bagpipe::catalog::{JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH};
+use bagpipe::config::Config;
+use bagpipe::lake::{Lake, LocalLake};
+use bagpipe::pipeline::{self, Context, NoProgress, Source};
+use bagpipe_test_harness::{
+    Fault, FaultPlan, FaultProxy, Invocation, Outcome, RuntimeApi, aws_env, create_bucket,
+    create_table, get_object, list_objects, moto, put_object, scan_table, unique,
+};
+use serde_json::{Value, json};
+
+fn sample_bags() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-bags")
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(sample_bags().join(name)).unwrap()
+}
+
+/// Buckets and tables of one test on the shared moto server; the sample
+/// configuration uploaded as `s3://<ingest>/config/bagpipe.toml`.
+struct Aws {
+    endpoint: String,
+    ingest: String,
+    lake: String,
+    scenes: String,
+    bags: String,
+}
+
+impl Aws {
+    fn new() -> Aws {
+        let aws = Aws {
+            endpoint: moto().endpoint.clone(),
+            ingest: unique("ingest"),
+            lake: unique("lake"),
+            scenes: unique("scenes"),
+            bags: unique("bags"),
+        };
+        create_bucket(&aws.endpoint, &aws.ingest);
+        create_bucket(&aws.endpoint, &aws.lake);
+        create_table(&aws.endpoint, &aws.scenes, "bag_file", Some("scene_id"));
+        create_table(&aws.endpoint, &aws.bags, "bag_file", None);
+        let config = std::fs::read(sample_bags().join("bagpipe.toml")).unwrap();
+        aws.put("config/bagpipe.toml", &config);
+        aws
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) {
+        put_object(&self.endpoint, &self.ingest, key, bytes);
+    }
+
+    /// Starts the `bootstrap` binary against `api`, talking to AWS through
+    /// `endpoint`; its stdout (EMF lines) and stderr (JSON logs) go to
+    /// files in `logs`.
+    fn lambda(&self, api: &RuntimeApi, endpoint: &str, logs: &Path, name: &str) -> Lambda {
+        let stdout = logs.join(format!("{name}.stdout"));
+        let stderr = logs.join(format!("{name}.stderr"));
+        let child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .envs(aws_env(endpoint))
+            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bagpipe")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bagpipe")
+            .env("BAGPIPE_OUT", format!("s3://{}/lake", self.lake))
+            .env("BAGPIPE_SCENES_TABLE", &self.scenes)
+            .env("BAGPIPE_BAGS_TABLE", &self.bags)
+            .env(
+                "BAGPIPE_CONFIG",
+                format!("s3://{}/config/bagpipe.toml", self.ingest),
+            )
+            .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
+            .spawn()
+            .expect("the bootstrap binary starts");
+        Lambda {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The catalogue items by `bag_file`.
+    fn catalogue(&self) -> BTreeMap<String, Value> {
+        scan_table(&self.endpoint, &self.bags)
+            .into_iter()
+            .map(|i| (i["bag_file"]["S"].as_str().unwrap().to_string(), i))
+            .collect()
+    }
+
+    /// The scene items of one bag, by `scene_id`.
+    fn scenes_of(&self, bag_file: &str) -> BTreeMap<String, Value> {
+        scan_table(&self.endpoint, &self.scenes)
+            .into_iter()
+            .filter(|i| i["bag_file"]["S"] == bag_file)
+            .map(|i| (i["scene_id"]["S"].as_str().unwrap().to_string(), i))
+            .collect()
+    }
+
+    /// The lake's objects whose key contains `part` (relative key → bytes).
+    fn lake_files(&self, part: &str) -> BTreeMap<String, Vec<u8>> {
+        list_objects(&self.endpoint, &self.lake, "lake/")
+            .into_iter()
+            .filter(|(key, _)| key.contains(part))
+            .map(|(key, _)| {
+                let bytes = get_object(&self.endpoint, &self.lake, &key).unwrap();
+                (key["lake/".len()..].to_string(), bytes)
+            })
+            .collect()
+    }
+}
+
+/// A running `bootstrap`, killed on drop.
+struct Lambda {
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Lambda {
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An S3 event notification record, the key URL-encoded as S3 sends it.
+fn s3_record(bucket: &str, encoded_key: &str) -> Value {
+    json!({
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-22T10:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "bagpipe-ingest",
+            "bucket": { "name": bucket, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": encoded_key, "size": 1, "eTag": "0", "sequencer": "0" }
+        }
+    })
+}
+
+fn s3_event(bucket: &str, encoded_key: &str) -> Value {
+    json!({ "Records": [s3_record(bucket, encoded_key)] })
+}
+
+fn sqs_message(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": { "ApproximateReceiveCount": "1" },
+        "messageAttributes": {},
+        "md5OfBody": "0",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bagpipe-ingest",
+        "awsRegion": "us-east-1"
+    })
+}
+
+fn sns_event(inner: &Value) -> Value {
+    json!({ "Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:bagpipe:1",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:bagpipe",
+            "Subject": "Amazon S3 Notification",
+            "Message": inner.to_string(),
+            "Timestamp": "2026-11-22T10:00:00.000Z",
+            "MessageAttributes": {}
+        }
+    }]})
+}
+
+fn eventbridge_event(bucket: &str, key: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-22T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0",
+            "bucket": { "name": bucket },
+            "object": { "key": key, "size": 1, "etag": "0", "sequencer": "0" },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject"
+        }
+    })
+}
+
+fn response(inv: &Invocation) -> &Value {
+    match &inv.outcome {
+        Outcome::Response(v) => v,
+        other => panic!("invocation {} did not succeed: {other:?}", inv.request_id),
+    }
+}
+
+/// The sample bags run locally through the library: the reference.
+fn local_run(bags: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let lake: Arc<dyn Lake> = Arc::new(LocalLake::new(dir.path()).unwrap());
+    let config =
+        Config::from_toml(&std::fs::read_to_string(sample_bags().join("bagpipe.toml")).unwrap())
+            .unwrap();
+    let ctx = Context {
+        bags: Arc::new(JsonlStore::open(lake.clone(), LOCAL_BAGS_PATH, "bag_file", None).unwrap()),
+        scenes: Arc::new(
+            JsonlStore::open(
+                lake.clone(),
+                LOCAL_SCENES_PATH,
+                "bag_file",
+                Some("scene_id"),
+            )
+            .unwrap(),
+        ),
+        lake,
+        config,
+        progress: Box::new(|_, _| Box::new(NoProgress)),
+    };
+    let sources: Vec<Source> = bags
+        .iter()
+        .map(|b| Source::local(&sample_bags().join(b)).unwrap())
+        .collect();
+    for o in pipeline::run(&ctx, &sources) {
+        assert!(o.error.is_none(), "{o:?}");
+    }
+    dir
+}
+
+/// The local lake's files of `bag_file` (Parquet, except the scenes
+/// table, which names where things are) and the schema registry.
+fn local_files(root: &Path, bag_file: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if rel.contains(&format!("bag_file={bag_file}/")) || rel.starts_with("_schemas/") {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+const WAIT: Duration = Duration::from_secs(150);
+
+#[test]
+fn every_delivery_shape_runs_the_pipeline_through_the_runtime_loop() {
+    let aws = Aws::new();
+    aws.put("drives/drive_0001_raw.bag", &sample("drive_0001_raw.bag"));
+    aws.put("drive 4/run+0002.bag", &sample("drive_0002_bz2.bag"));
+    aws.put("drives/drive_0003_lz4.bag", &sample("drive_0003_lz4.bag"));
+    aws.put(
+        "junk/not_a_bag.bag",
+        b"these are someone's notes, not a bag\n",
+    );
+    aws.put("notes/readme.txt", b"hello");
+    let logs = tempfile::tempdir().unwrap();
+
+    // 1. A direct S3 notification.
+    let api = RuntimeApi::start(vec![s3_event(&aws.ingest, "drives/drive_0001_raw.bag")]);
+    let lambda = aws.lambda(&api, &aws.endpoint, logs.path(), "lambda");
+    let first = api.wait(WAIT);
+    assert_eq!(
+        response(&first[0])["bags"][0]["status"],
+        "DONE",
+        "{:?}\n{}",
+        first[0],
+        lambda.stderr()
+    );
+    let files_after_first = aws.lake_files("bag_file=drive_0001_raw/");
+    let scenes_after_first = aws.scenes_of("drive_0001_raw");
+    assert_eq!(scenes_after_first.len(), 4);
+
+    // 2. SQS: a bag under a key with a space and a `+`, a file that is not
+    // a bag, a malformed message, a key that is not a .bag, a missing object.
+    let sqs = json!({ "Records": [
+        sqs_message("m1", &s3_event(&aws.ingest, "drive+4/run%2B0002.bag").to_string()),
+        sqs_message("m2", &s3_event(&aws.ingest, "junk/not_a_bag.bag").to_string()),
+        sqs_message("m3", "{this is not json"),
+        sqs_message("m4", &s3_event(&aws.ingest, "notes/readme.txt").to_string()),
+        sqs_message("m5", &s3_event(&aws.ingest, "drives/gone.bag").to_string()),
+    ]});
+    api.add_event(sqs);
+    // 3. SNS. 4. EventBridge, for the first bag again.
+    api.add_event(sns_event(&s3_event(
+        &aws.ingest,
+        "drives/drive_0003_lz4.bag",
+    )));
+    api.add_event(eventbridge_event(&aws.ingest, "drives/drive_0001_raw.bag"));
+    let all = api.wait(WAIT);
+    assert_eq!(all.len(), 4);
+
+    // Only the malformed message goes back to the queue: the others either
+    // succeeded or would fail the same way again.
+    assert_eq!(
+        response(&all[1]),
+        &json!({ "batchItemFailures": [{ "itemIdentifier": "m3" }] }),
+        "{}",
+        lambda.stderr()
+    );
+    assert_eq!(response(&all[2])["bags"][0]["bag_file"], "drive_0003_lz4");
+    assert_eq!(response(&all[2])["bags"][0]["status"], "DONE");
+    assert_eq!(response(&all[3])["bags"][0]["status"], "DONE");
+
+    let catalogue = aws.catalogue();
+    assert_eq!(
+        catalogue.keys().collect::<Vec<_>>(),
+        [
+            "drive_0001_raw",
+            "drive_0003_lz4",
+            "gone",
+            "not_a_bag",
+            "run_0002"
+        ],
+        "no item for the .txt upload"
+    );
+    assert_eq!(
+        catalogue["run_0002"]["source_url"]["S"],
+        format!("s3://{}/drive%204/run+0002.bag", aws.ingest)
+    );
+    for done in ["drive_0001_raw", "drive_0003_lz4", "run_0002"] {
+        assert_eq!(catalogue[done]["status"]["S"], "DONE", "{done}");
+    }
+    assert_eq!(catalogue["not_a_bag"]["status"]["S"], "FAILED");
+    let error = catalogue["not_a_bag"]["error"]["S"].as_str().unwrap();
+    assert!(error.contains("not a ROS bag"), "{error}");
+    assert_eq!(catalogue["gone"]["status"]["S"], "FAILED");
+    assert!(
+        catalogue["gone"]["error"]["S"]
+            .as_str()
+            .unwrap()
+            .contains("gone.bag"),
+        "{}",
+        catalogue["gone"]
+    );
+    assert_eq!(aws.scenes_of("run_0002").len(), 5);
+    assert_eq!(aws.scenes_of("drive_0003_lz4").len(), 4);
+
+    // The re-delivered bag: the same files, the same scene items.
+    assert!(aws.lake_files("bag_file=drive_0001_raw/") == files_after_first);
+    assert_eq!(aws.scenes_of("drive_0001_raw"), scenes_after_first);
+
+    // Byte for byte what a local run of the same bag writes.
+    let local = local_run(&["drive_0001_raw.bag"]);
+    let reference = local_files(local.path(), "drive_0001_raw");
+    let remote = aws.lake_files("");
+    for (name, bytes) in &reference {
+        if name.starts_with("scenes/") {
+            continue;
+        }
+        assert!(
+            remote.get(name) == Some(bytes),
+            "{name} differs or is missing"
+        );
+    }
+
+    // One EMF line per bag and stage, the figures as numbers.
+    let emf: Vec<Value> = lambda
+        .stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    let extract = emf
+        .iter()
+        .find(|v| v["stage"] == "extract" && v["bag_file"] == "run_0002")
+        .expect("an extract metric line for run_0002");
+    assert_eq!(
+        extract["Messages"],
+        catalogue["run_0002"]["message_count"]["N"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    );
+    assert!(extract["MBps"].as_f64().unwrap() > 0.0);
+    assert!(extract["PeakMemoryMiB"].as_f64().unwrap() > 1.0);
+    let failed = emf
+        .iter()
+        .find(|v| v["stage"] == "bag" && v["bag_file"] == "not_a_bag")
+        .expect("a bag line for the failed bag");
+    assert_eq!(failed["Failed"], 1);
+    assert_eq!(failed["retryable"], false);
+    // The logs are JSON lines naming the bag.
+    let logged = lambda.stderr();
+    let log_lines: Vec<Value> = logged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        log_lines
+            .iter()
+            .any(|l| l["bag"] == "run_0002" && l["stage"] == "extract"),
+        "{logged}"
+    );
+}
+
+#[test]
+fn concurrent_invocations_for_different_bags_share_the_tables() {
+    let aws = Aws::new();
+    aws.put("a/drive_0001_raw.bag", &sample("drive_0001_raw.bag"));
+    aws.put("b/drive_0003_lz4.bag", &sample("drive_0003_lz4.bag"));
+    let logs = tempfile::tempdir().unwrap();
+    let api = RuntimeApi::start(Vec::new());
+    // Two function instances poll the same API: each takes one event.
+    let one = aws.lambda(&api, &aws.endpoint, logs.path(), "one");
+    let two = aws.lambda(&api, &aws.endpoint, logs.path(), "two");
+    api.add_event(s3_event(&aws.ingest, "a/drive_0001_raw.bag"));
+    api.add_event(s3_event(&aws.ingest, "b/drive_0003_lz4.bag"));
+    let all = api.wait(WAIT);
+    for inv in &all {
+        assert_eq!(
+            response(inv)["bags"][0]["status"],
+            "DONE",
+            "{inv:?}\n{}\n{}",
+            one.stderr(),
+            two.stderr()
+        );
+    }
+    // Every table and partition of both bags, the registry as one run
+    // writes it.
+    let local = local_run(&["drive_0001_raw.bag", "drive_0003_lz4.bag"]);
+    let remote = aws.lake_files("");
+    for bag in ["drive_0001_raw", "drive_0003_lz4"] {
+        for (name, bytes) in local_files(local.path(), bag) {
+            if name.starts_with("scenes/") {
+                continue;
+            }
+            assert!(
+                remote.get(&name) == Some(&bytes),
+                "{name} differs or is missing"
+            );
+        }
+    }
+    let registry = |m: &BTreeMap<String, Vec<u8>>| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("_schemas/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        registry(&remote),
+        registry(&local_files(local.path(), "none")),
+        "the same schema registry"
+    );
+    assert_eq!(aws.catalogue().len(), 2);
+}
+
+#[test]
+fn faults_are_retried_and_throttling_that_persists_asks_for_a_retry() {
+    let aws = Aws::new();
+    aws.put("drives/drive_0002_bz2.bag", &sample("drive_0002_bz2.bag"));
+    let logs = tempfile::tempdir().unwrap();
+    // Faults that retries absorb: the bag is done.
+    let proxy = FaultProxy::start(
+        &aws.endpoint,
+        FaultPlan {
+            s3_slow_down: Some(Fault::every(3).max(5)),
+            s3_drop_mid_body: Some(Fault::first(2).method("GET").with_header("range")),
+            dynamodb_throttle: Some(Fault::every(3).max(5)),
+            dynamodb_unprocessed: Some(Fault::first(2).target("BatchWriteItem")),
+            ..FaultPlan::default()
+        },
+    );
+    let api = RuntimeApi::start(vec![s3_event(&aws.ingest, "drives/drive_0002_bz2.bag")]);
+    let lambda = aws.lambda(&api, &proxy.endpoint, logs.path(), "faults");
+    let done = api.wait(WAIT);
+    assert_eq!(
+        response(&done[0])["bags"][0]["status"],
+        "DONE",
+        "{}",
+        lambda.stderr()
+    );
+    let injected = proxy.injected();
+    assert!(
+        injected.s3_slow_down > 0 && injected.s3_drop_mid_body > 0,
+        "{injected:?}"
+    );
+    assert!(
+        injected.dynamodb_throttle > 0 && injected.dynamodb_unprocessed > 0,
+        "{injected:?}"
+    );
+    assert_eq!(aws.scenes_of("drive_0002_bz2").len(), 5);
+    drop(lambda);
+
+    // Throttling that outlasts the retries: SQS gets the message back (a
+    // partial batch failure), a direct invocation an error Lambda retries.
+    proxy.set_plan(FaultPlan {
+        dynamodb_throttle: Some(Fault::always().target("GetItem")),
+        ..FaultPlan::default()
+    });
+    let body = s3_event(&aws.ingest, "drives/drive_0002_bz2.bag").to_string();
+    let api = RuntimeApi::start(vec![
+        json!({ "Records": [sqs_message("q1", &body)] }),
+        s3_event(&aws.ingest, "drives/drive_0002_bz2.bag"),
+    ]);
+    let lambda = aws.lambda(&api, &proxy.endpoint, logs.path(), "throttled");
+    let throttled = api.wait(WAIT);
+    assert_eq!(
+        response(&throttled[0]),
+        &json!({ "batchItemFailures": [{ "itemIdentifier": "q1" }] }),
+        "{}",
+        lambda.stderr()
+    );
+    let Outcome::Error(error) = &throttled[1].outcome else {
+        panic!("expected an error: {:?}", throttled[1]);
+    };
+    assert_eq!(error["errorType"], "bagpipe.Retryable");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("ProvisionedThroughputExceeded"),
+        "{error}"
+    );
+    // The earlier, complete run is untouched.
+    assert_eq!(aws.catalogue()["drive_0002_bz2"]["status"]["S"], "DONE");
+}
