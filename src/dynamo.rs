@@ -20,46 +20,27 @@ use std::io;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
-use aws_smithy_http_client::tls;
 
+use crate::aws::block_on;
 use crate::catalog::{Attr, Item, ItemStore};
-use crate::s3::{block_on, install_crypto};
 
 /// Writes per `BatchWriteItem` request: DynamoDB's limit.
 pub const BATCH_WRITE_LIMIT: usize = 25;
 /// Times a batch's unprocessed items are sent again before giving up.
 const BATCH_ATTEMPTS: u32 = 10;
-/// Attempts per request in the SDK's retry policy (throttling included).
-const SDK_ATTEMPTS: u32 = 6;
 
 /// The DynamoDB client, configured once from the standard AWS environment
 /// (region, credentials, `AWS_ENDPOINT_URL`).
 pub fn client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT
-        .get_or_init(|| {
-            install_crypto();
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https();
-            let config = block_on(
-                aws_config::defaults(BehaviorVersion::latest())
-                    .http_client(http)
-                    .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS))
-                    .load(),
-            );
-            Client::new(&config)
-        })
+        .get_or_init(|| Client::new(crate::aws::sdk_config()))
         .clone()
 }
 

@@ -37,6 +37,10 @@ pub trait Lake: Send + Sync {
     fn list_children(&self, prefix: &str) -> io::Result<Vec<String>>;
     /// Removes a file; absent is fine.
     fn delete(&self, path: &str) -> io::Result<()>;
+    /// The size of a file in bytes.
+    fn len(&self, path: &str) -> io::Result<u64>;
+    /// `len` bytes of a file from `offset` (a Parquet footer, say).
+    fn get_range(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<u8>>;
 
     /// Writes a whole file at once.
     fn put(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
@@ -189,6 +193,18 @@ impl Lake for LocalLake {
         }
         names.sort();
         Ok(names)
+    }
+
+    fn len(&self, path: &str) -> io::Result<u64> {
+        Ok(fs::metadata(self.path(path))?.len())
+    }
+
+    fn get_range(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let file = fs::File::open(self.path(path))?;
+        let mut buf = vec![0; usize::try_from(len).map_err(io::Error::other)?];
+        file.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
     }
 
     fn delete(&self, path: &str) -> io::Result<()> {

@@ -8,10 +8,13 @@
 //! writer and the per-bag pipeline. The stages themselves live in their own
 //! crates (`extractor`, `synchronizer`, `scenes`).
 
+pub mod athena;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod dynamo;
 pub mod failure;
+pub mod glue;
 pub mod inspect;
 pub mod lake;
 pub mod naming;

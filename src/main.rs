@@ -71,6 +71,11 @@ enum Command {
         /// default: the local store in the lake.
         #[arg(long, value_name = "NAME")]
         bags_table: Option<String>,
+        /// Glue database to register each table the run writes in (created
+        /// if absent, new columns added) with the bag's partition, so
+        /// Athena sees it at once; default: none (see athena-ddl).
+        #[arg(long, value_name = "NAME")]
+        glue_database: Option<String>,
         /// Print no progress bars.
         #[arg(long, short)]
         quiet: bool,
@@ -86,6 +91,20 @@ enum Command {
         /// Only the scenes of this bag_file.
         #[arg(long, value_name = "BAG_FILE")]
         bag: Option<String>,
+    },
+    /// Print the Athena DDL that registers a lake's tables: one CREATE
+    /// EXTERNAL TABLE per table (columns from the Parquet footers, the union
+    /// over the partitions) and one ALTER TABLE ... ADD PARTITION per bag.
+    ///
+    /// Example: bagpipe athena-ddl lake --location s3://my-lake/lake
+    AthenaDdl {
+        /// The output root given to `run --out` (local or s3://).
+        #[arg(value_name = "ROOT")]
+        root: String,
+        /// Where the lake is for Athena, if not at ROOT (a local lake
+        /// copied to S3): replaces ROOT's URL in every LOCATION.
+        #[arg(long, value_name = "URL")]
+        location: Option<String>,
     },
     /// Show what a bag holds: topics, types, counts, time span, chunks.
     ///
@@ -165,6 +184,7 @@ fn main() -> ExitCode {
             quiet,
             scenes_table,
             bags_table,
+            glue_database,
         } => run(
             config,
             &out,
@@ -173,10 +193,14 @@ fn main() -> ExitCode {
             Tables {
                 scenes: scenes_table,
                 bags: bags_table,
+                glue_database,
             },
         ),
         Command::Scenes { lake, bag } => {
             list_scenes(&lake, bag.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::AthenaDdl { root, location } => {
+            athena_ddl(&root, location.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Inspect { bag, scan } => inspect(&bag, scan).map(|()| ExitCode::SUCCESS),
     };
@@ -197,6 +221,7 @@ fn main() -> ExitCode {
 struct Tables {
     scenes: Option<String>,
     bags: Option<String>,
+    glue_database: Option<String>,
 }
 
 /// The lake at an output root; a malformed root is a usage error.
@@ -243,11 +268,15 @@ fn run(
     }
     let lake = lake_at(out)?;
     let stores = open_stores(&lake, tables.bags.as_deref(), tables.scenes.as_deref())?;
+    let glue_database = tables.glue_database;
     let bars = MultiProgress::new();
     let ctx = Context {
         lake,
         bags: stores.bags,
         scenes: stores.scenes,
+        tables: glue_database.map(|db| {
+            Arc::new(bagpipe::glue::GlueCatalog::new(&db)) as Arc<dyn bagpipe::athena::TableCatalog>
+        }),
         config,
         progress: Box::new(move |name, total| progress_bar(&bars, name, total, quiet)),
     };
@@ -425,6 +454,24 @@ fn list_scenes(root: &str, bag: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+fn athena_ddl(root: &str, location: Option<&str>) -> Result<()> {
+    let lake = lake_at(root)?;
+    let tables = bagpipe::athena::lake_tables(lake.as_ref())
+        .with_context(|| format!("reading the tables of {root}"))?;
+    if tables.is_empty() {
+        return Err(usage(format!(
+            "{root}: no tables; is it the --out of a run?"
+        )));
+    }
+    let base = lake.url("");
+    let rebase = location.map(|to| (base.as_str(), format!("{}/", to.trim_end_matches('/'))));
+    emit(&bagpipe::athena::ddl(
+        &tables,
+        rebase.as_ref().map(|(from, to)| (*from, to.as_str())),
+    ));
+    Ok(())
+}
+
 fn inspect(bag: &str, do_scan: bool) -> Result<()> {
     let source = match bagpipe::s3::S3Url::parse(bag) {
         Some(url) => {
@@ -435,8 +482,9 @@ fn inspect(bag: &str, do_scan: bool) -> Result<()> {
             Source::local(std::path::Path::new(bag)).map_err(|e| usage(format!("{bag}: {e}")))?
         }
     };
+    // The error names the file or object already.
     let src = source.open().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => usage(format!("{bag}: {e}")),
+        std::io::ErrorKind::NotFound => usage(e.to_string()),
         _ => anyhow::Error::new(e),
     })?;
     let layout = extractor::bag::read_layout(src.as_ref()).with_context(|| bag.to_string())?;

@@ -16,6 +16,7 @@ use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
 use extractor::records::Connection;
 use extractor::source::{FileSource, ReadAt};
 
+use crate::athena::{self, TableCatalog, TableDef};
 use crate::catalog::{Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant};
 use crate::config::Config;
 use crate::failure::Failure;
@@ -128,6 +129,9 @@ pub struct Context {
     pub lake: Arc<dyn Lake>,
     pub bags: Arc<dyn ItemStore>,
     pub scenes: Arc<dyn ItemStore>,
+    /// Where the tables a bag wrote are registered for Athena (the Glue
+    /// Data Catalog), if anywhere.
+    pub tables: Option<Arc<dyn TableCatalog>>,
     pub config: Config,
     /// Called per bag with its total bytes; returns the progress callback.
     pub progress: ProgressFactory,
@@ -543,7 +547,68 @@ fn run_stages(
         count: scenes.scenes as u64,
         bytes: 0,
     });
+    if let Some(catalog) = &ctx.tables {
+        let started = Instant::now();
+        let written = written_tables(ctx, &record.bag_file, &tables, &synced, &scenes);
+        for (def, partition) in &written {
+            catalog
+                .register(def, &record.bag_file, partition)
+                .map_err(|e| Failure::io(format_args!("registering table {}", def.name), &e))?;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            bag = %record.bag_file,
+            stage = "register",
+            seconds,
+            tables = written.len(),
+            "tables registered"
+        );
+        outcome.stages.push(StageReport {
+            stage: "register",
+            seconds,
+            count: written.len() as u64,
+            bytes: 0,
+        });
+    }
     Ok(())
+}
+
+/// The tables the bag wrote a partition of, as Athena tables, each with
+/// the bag's partition directory.
+fn written_tables(
+    ctx: &Context,
+    bag_file: &str,
+    tables: &[ExtractedTable],
+    synced: &stages::Synced,
+    scenes: &stages::SceneOutcome,
+) -> Vec<(TableDef, String)> {
+    let mut dirs: Vec<(String, arrow_schema::SchemaRef)> = tables
+        .iter()
+        .map(|t| (format!("{TOPICS_DIR}/{}", t.name), t.schema.clone()))
+        .collect();
+    if let Some(batch) = &synced.batch {
+        dirs.push((stages::SYNCHRONIZED_DIR.to_string(), batch.schema()));
+    }
+    if scenes.detection_rows > 0 {
+        dirs.push((
+            stages::SCENE_DETECTIONS_DIR.to_string(),
+            scenes::detect::detections_schema(),
+        ));
+    }
+    if scenes.scenes > 0 {
+        dirs.push((stages::SCENES_DIR.to_string(), stages::scenes_schema()));
+    }
+    dirs.into_iter()
+        .map(|(dir, schema)| {
+            let def = TableDef::new(
+                &athena::table_name(&dir),
+                &ctx.lake.url(&format!("{dir}/")),
+                &schema,
+            );
+            let partition = ctx.lake.url(&format!("{}/", partition_dir(&dir, bag_file)));
+            (def, partition)
+        })
+        .collect()
 }
 
 fn scene_source(source: &Source) -> stages::SceneSource {

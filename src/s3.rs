@@ -17,7 +17,6 @@
 //! binary talks to AWS or to a local server.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,6 +32,7 @@ use object_store::{
 };
 use tokio::task::JoinHandle;
 
+use crate::aws::{block_on, install_crypto, runtime};
 use crate::lake::{Lake, LakeFile, encode_path};
 
 /// Size of one multipart-upload part. Files smaller than this go up in one
@@ -50,36 +50,6 @@ const READAHEAD_BYTES: u64 = 1 << 20;
 /// Attempts of a ranged GET (object_store retries failed requests itself;
 /// this also covers a connection dropped while the body streams).
 const GET_ATTEMPTS: u32 = 4;
-
-/// The runtime every S3 and DynamoDB call runs on.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        install_crypto();
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("bagpipe-io")
-            .enable_all()
-            .build()
-            .expect("starting the I/O runtime")
-    })
-}
-
-/// Runs a future to completion on the I/O runtime, from a plain thread
-/// (a rayon worker or the main thread; never from inside the runtime).
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    runtime().block_on(f)
-}
-
-/// Makes ring rustls' process-wide crypto provider (one TLS stack for
-/// object_store's reqwest and the AWS SDK; see ../shared/LOCAL_AWS.md).
-pub fn install_crypto() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        // Err means another provider is already installed: fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
 
 /// `s3://bucket/key`, split. The key is taken literally (no percent
 /// decoding), as the AWS CLI does.
@@ -521,6 +491,23 @@ impl Lake for S3Lake {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    fn len(&self, path: &str) -> io::Result<u64> {
+        let url = self.object_url(path);
+        let location = self.location(path)?;
+        block_on(self.store.head(&location))
+            .map(|m| m.size)
+            .map_err(|e| io_error(&url, e))
+    }
+
+    fn get_range(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let url = self.object_url(path);
+        let location = self.location(path)?;
+        let end = offset
+            .checked_add(len)
+            .ok_or_else(|| io::Error::other("range overflows"))?;
+        block_on(get_range(self.store.as_ref(), &location, &url, offset..end)).map(|b| b.to_vec())
     }
 
     fn delete(&self, path: &str) -> io::Result<()> {

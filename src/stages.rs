@@ -140,6 +140,8 @@ pub struct SceneSource {
 #[derive(Debug, Default)]
 pub struct SceneOutcome {
     pub scenes: usize,
+    /// Rows written to the scene detections table.
+    pub detection_rows: usize,
 }
 
 /// Finds the bag's scenes, writes the scene detections and scenes tables
@@ -213,6 +215,7 @@ pub fn find_scenes(
     write_scene_outputs(lake, store, bag_file, Some(&detections), &records)?;
     Ok(SceneOutcome {
         scenes: records.len(),
+        detection_rows: detections.num_rows(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod athena;
 mod aws;
 mod cli;
 mod damaged;

@@ -8,6 +8,7 @@
 //! | `BAGPIPE_OUT` | output root, `s3://bucket/prefix` (required) |
 //! | `BAGPIPE_SCENES_TABLE` | DynamoDB scene table (default: the local store in the lake) |
 //! | `BAGPIPE_BAGS_TABLE` | DynamoDB bag catalogue (default: the local store in the lake) |
+//! | `BAGPIPE_GLUE_DATABASE` | Glue database to register each table and partition in (default: none) |
 //! | `BAGPIPE_CONFIG` | the TOML configuration inline, or `s3://bucket/key` of it (default: built-in defaults) |
 //!
 //! The function fails an invocation only when trying again can help
@@ -19,6 +20,7 @@
 //! the catalogue and the logs, and the invocation succeeds.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bagpipe::config::Config;
 use bagpipe::outputs::{open_lake, open_stores};
@@ -34,6 +36,8 @@ pub struct Settings {
     pub out: String,
     pub scenes_table: Option<String>,
     pub bags_table: Option<String>,
+    /// The Glue database to register the tables in, if any.
+    pub glue_database: Option<String>,
     pub config: Config,
 }
 
@@ -66,6 +70,7 @@ impl Settings {
             out,
             scenes_table: var("BAGPIPE_SCENES_TABLE"),
             bags_table: var("BAGPIPE_BAGS_TABLE"),
+            glue_database: var("BAGPIPE_GLUE_DATABASE"),
             config,
         })
     }
@@ -187,6 +192,9 @@ fn run(settings: &Settings, sources: &[Source]) -> Result<Vec<BagOutcome>, Strin
         lake,
         bags: stores.bags,
         scenes: stores.scenes,
+        tables: settings.glue_database.as_deref().map(|db| {
+            Arc::new(bagpipe::glue::GlueCatalog::new(db)) as Arc<dyn bagpipe::athena::TableCatalog>
+        }),
         config: settings.config.clone(),
         progress: Box::new(|_, _| Box::new(NoProgress)),
     };

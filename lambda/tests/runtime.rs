@@ -37,6 +37,24 @@ struct Aws {
     lake: String,
     scenes: String,
     bags: String,
+    glue: String,
+}
+
+/// Runs one of the tests' Python helpers with the AWS environment of
+/// `endpoint`; its stdout as JSON, if any.
+fn python(endpoint: &str, args: &[&str]) -> Option<Value> {
+    let out = Command::new("python3")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .envs(aws_env(endpoint))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).ok()
 }
 
 impl Aws {
@@ -47,7 +65,12 @@ impl Aws {
             lake: unique("lake"),
             scenes: unique("scenes"),
             bags: unique("bags"),
+            glue: unique("db"),
         };
+        python(
+            &aws.endpoint,
+            &["tests/python/glue.py", "create-db", &aws.glue],
+        );
         create_bucket(&aws.endpoint, &aws.ingest);
         create_bucket(&aws.endpoint, &aws.lake);
         create_table(&aws.endpoint, &aws.scenes, "bag_file", Some("scene_id"));
@@ -78,6 +101,7 @@ impl Aws {
             .env("BAGPIPE_OUT", format!("s3://{}/lake", self.lake))
             .env("BAGPIPE_SCENES_TABLE", &self.scenes)
             .env("BAGPIPE_BAGS_TABLE", &self.bags)
+            .env("BAGPIPE_GLUE_DATABASE", &self.glue)
             .env(
                 "BAGPIPE_CONFIG",
                 format!("s3://{}/config/bagpipe.toml", self.ingest),
@@ -246,6 +270,7 @@ fn local_run(bags: &[&str]) -> tempfile::TempDir {
             .unwrap(),
         ),
         lake,
+        tables: None,
         config,
         progress: Box::new(|_, _| Box::new(NoProgress)),
     };
@@ -392,6 +417,19 @@ fn every_delivery_shape_runs_the_pipeline_through_the_runtime_loop() {
             "{name} differs or is missing"
         );
     }
+
+    // Every table in Glue, with a partition per bag that reached it.
+    let glue = python(&aws.endpoint, &["tests/python/glue.py", "dump", &aws.glue]).unwrap();
+    let partitions: Vec<&String> = glue["imu_raw"]["partitions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(partitions, ["drive_0001_raw", "drive_0003_lz4", "run_0002"]);
+    assert!(
+        glue["scenes"]["partitions"]["run_0002"].is_string(),
+        "{glue}"
+    );
 
     // One EMF line per bag and stage, the figures as numbers.
     let emf: Vec<Value> = lambda
