@@ -19,7 +19,9 @@ if [ "$(printf '%s\n%s\n' "$newest" 2.34 | sort -V | tail -1)" != "2.34" ]; then
 fi
 
 mkdir -p target/lambda/bagpipe
-python3 - "$bin" target/lambda/bagpipe/bootstrap.zip <<'PY'
+# Without symbols and debug info the zip is a fifth of the size.
+strip -o target/lambda/bagpipe/bootstrap "$bin"
+python3 - target/lambda/bagpipe/bootstrap target/lambda/bagpipe/bootstrap.zip <<'PY'
 import sys, zipfile
 src, dst = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
