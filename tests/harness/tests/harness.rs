@@ -704,9 +704,25 @@ mod runtime_api {
         stream
             .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
-        let mut head = [0u8; 1024];
-        let n = stream.read(&mut head).unwrap();
-        let head = String::from_utf8_lossy(&head[..n]).to_string();
+        // Read the whole `next` answer (head, then Content-Length bytes of
+        // body), however the bytes arrive, so what follows is the next answer.
+        let mut bytes = Vec::new();
+        let mut byte = [0u8; 1];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            bytes.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&bytes).to_string();
+        let body_len: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("{head}"));
+        let mut body = vec![0u8; body_len];
+        stream.read_exact(&mut body).unwrap();
         let id = head
             .lines()
             .find_map(|l| l.strip_prefix("Lambda-Runtime-Aws-Request-Id: "))
