@@ -6,9 +6,10 @@
 #
 # Usage: bench/s3.sh [SIZE_GB ...]    (default: 1; bags from bench/extract.sh's
 #                                      generator, kept in bench/out)
-# Needs: pip install -r tests/requirements.txt (moto[server], boto3).
-# moto is an in-process Python server, so the S3 figures measure bagpipe
-# against a slow local server, not against AWS's throughput.
+# Needs: pip install -r tests/requirements.txt (boto3; moto[server] as the
+# fallback server). The S3 figures are against a server on loopback, not
+# AWS's throughput; what they show is that memory does not grow with the
+# bag when it is read by ranged GETs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_DIR:-bench/out}
@@ -19,12 +20,23 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1)
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" >"$out/moto.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null || true' EXIT
+# The S3 server: s3s-fs (Rust, over a directory; `cargo install s3s-fs@0.14.1
+# --features binary`) when installed, else moto, which is far slower (one
+# Python thread serves every ranged GET) and makes the S3 run measure moto.
+s3s=$(command -v s3s-fs || true)
+if [ -n "$s3s" ]; then
+  server="s3s-fs"
+  rm -rf "$out/s3s-root" && mkdir -p "$out/s3s-root"
+  "$s3s" --host 127.0.0.1 --port "$port" --access-key test --secret-key test "$out/s3s-root" >"$out/s3-server.log" 2>&1 &
+else
+  server="moto"
+  moto_server -H 127.0.0.1 -p "$port" >"$out/s3-server.log" 2>&1 &
+fi
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
 export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
        AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-until curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null; do sleep 0.2; done
+until curl -s -o /dev/null "$AWS_ENDPOINT_URL/"; do sleep 0.2; done
 python3 - <<'PY'
 import boto3
 s3 = boto3.client("s3")
@@ -37,7 +49,7 @@ elapsed_s() {
   awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' "$1"
 }
 
-echo "machine: $(nproc) cores, $(uname -m); S3 = moto on loopback"
+echo "machine: $(nproc) cores, $(uname -m); S3 = $server on loopback"
 printf '%-18s %-6s %10s %10s %10s %10s\n' bag from wall_s extract_s MB/s peak_MiB
 for size in "${sizes[@]}"; do
   bag="$out/camera_${size}gb.bag"
