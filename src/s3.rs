@@ -43,6 +43,11 @@ pub const PART_BYTES: usize = 8 << 20;
 pub const PARTS_IN_FLIGHT: usize = 4;
 /// Bytes of a bag fetched ahead of the reader at most.
 pub const PREFETCH_BYTES: u64 = 96 << 20;
+/// Ranges fetched ahead at most, whatever their size (each is a task until
+/// it is read).
+pub const PREFETCH_RANGES: usize = 4096;
+/// Prefetching ranged GETs of one bag in flight at once.
+pub const GETS_IN_FLIGHT: usize = 16;
 /// Reads smaller than this are served from a read-ahead block.
 const SMALL_READ: usize = 64 << 10;
 /// Size of the read-ahead block.
@@ -197,6 +202,8 @@ pub struct S3Source {
     len: u64,
     ahead: Mutex<Ahead>,
     block: Mutex<Option<(u64, Bytes)>>,
+    /// Bounds the prefetches in flight.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Ranges being fetched ahead of the reader, by offset.
@@ -227,6 +234,7 @@ impl S3Source {
             len: meta.size,
             ahead: Mutex::new(Ahead::default()),
             block: Mutex::new(None),
+            slots: Arc::new(tokio::sync::Semaphore::new(GETS_IN_FLIGHT)),
         })
     }
 
@@ -322,15 +330,21 @@ impl ReadAt for S3Source {
             let Some(end) = offset.checked_add(len).filter(|&e| e <= self.len) else {
                 continue;
             };
-            if len == 0 || ahead.pending.contains_key(&offset) || ahead.bytes + len > PREFETCH_BYTES
+            if len == 0
+                || ahead.pending.contains_key(&offset)
+                || ahead.bytes + len > PREFETCH_BYTES
+                || ahead.pending.len() >= PREFETCH_RANGES
             {
                 continue;
             }
             let store = self.store.clone();
             let path = self.path.clone();
             let url = self.url.clone();
-            let task = runtime()
-                .spawn(async move { get_range(store.as_ref(), &path, &url, offset..end).await });
+            let slots = self.slots.clone();
+            let task = runtime().spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                get_range(store.as_ref(), &path, &url, offset..end).await
+            });
             let generation = ahead.generation;
             ahead.bytes += len;
             ahead.pending.insert(

@@ -664,7 +664,16 @@ fn read_index(
     }
 
     // Each chunk info must point at a real chunk record between the bag
-    // header and the index: one small read per chunk, in parallel.
+    // header and the index: one small read per chunk, in parallel. A
+    // remote source fetches them all ahead (a bounded number at once)
+    // rather than one round trip per chunk.
+    let heads: Vec<(u64, u64)> = infos
+        .iter()
+        .map(|(_, info)| info.chunk_pos)
+        .filter(|&pos| pos >= header_end && pos < index_pos)
+        .map(|pos| (pos, (index_pos - pos).min(RECORD_HEAD_READ)))
+        .collect();
+    src.prefetch(&heads);
     let checked: Vec<std::result::Result<ChunkInfo, IndexProblem>> = infos
         .par_iter()
         .map(|(info_offset, info)| {
