@@ -320,3 +320,59 @@ fn a_missing_object_and_a_malformed_url_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no .bag files"));
 }
+
+#[test]
+fn a_file_larger_than_a_part_goes_up_by_multipart_and_matches_a_local_run() {
+    use extractor::testing::BagBuilder;
+    // 24 messages of 1 MiB of incompressible bytes: a ~24 MiB Parquet file,
+    // three multipart parts and a last one.
+    let mut b = BagBuilder::new().connection(
+        0,
+        "/blob",
+        "test_msgs/Blob",
+        "0123456789abcdef0123456789abcdef",
+        "uint8[] data\n",
+    );
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..24u64 {
+        let mut data = Vec::with_capacity(4 + (1 << 20));
+        data.extend_from_slice(&(1u32 << 20).to_le_bytes());
+        for _ in 0..(1 << 20) / 8 {
+            // xorshift64: cheap bytes zstd cannot shrink.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            data.extend_from_slice(&state.to_le_bytes());
+        }
+        b = b.message(0, 1_700_000_000_000_000_000 + i * 100_000_000, &data);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("blobs.bag");
+    std::fs::write(&bag, b.build()).unwrap();
+    let local = dir.path().join("lake");
+    let out = run(&local, &[bag.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+
+    let aws = Aws::new();
+    put_object(
+        &aws.endpoint,
+        &aws.ingest,
+        "big/blobs.bag",
+        &std::fs::read(&bag).unwrap(),
+    );
+    let out = aws.run(
+        &aws.endpoint,
+        "lake",
+        &[format!("s3://{}/big/blobs.bag", aws.ingest)],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let name = "topics/blob/bag_file=blobs/part-00000.parquet";
+    let local_bytes = std::fs::read(local.join(name)).unwrap();
+    assert!(
+        local_bytes.len() > bagpipe::s3::PART_BYTES * 2,
+        "{} bytes is not several parts",
+        local_bytes.len()
+    );
+    let remote = aws.lake_files("lake");
+    assert!(remote[name] == local_bytes, "the multipart object differs");
+}
