@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bagpipe_test_harness::{aws_env, create_bucket, moto, put_object, unique};
 use serde_json::Value;
 
-use crate::util::{bagpipe, python, run, sample_bags, show};
+use crate::util::{bagpipe, python, sample_bags, sample_lake, show};
 
 /// A table of the DDL: its columns, location and partitions.
 #[derive(Debug, Default, PartialEq)]
@@ -75,18 +75,7 @@ fn athena_ddl(endpoint: Option<&str>, args: &[&str]) -> String {
 
 #[test]
 fn athena_ddl_matches_the_parquet_schemas_of_the_sample_lake() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = sample_bags().join("bagpipe.toml");
-    let samples = sample_bags();
-    let out = run(
-        dir.path(),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            samples.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", show(&out));
+    let dir = sample_lake();
     let root = dir.path().to_str().unwrap();
     let tables = parse_ddl(&athena_ddl(
         None,

@@ -15,7 +15,7 @@ use bagpipe_test_harness::{
 };
 use serde_json::Value;
 
-use crate::util::{bagpipe, files_under, python, run, sample_bags, show};
+use crate::util::{bagpipe, files_under, python, run, sample_bags, sample_lake, show};
 
 const SAMPLES: [&str; 3] = [
     "drive_0001_raw.bag",
@@ -146,19 +146,7 @@ fn local_items(root: &Path, file: &str) -> BTreeMap<String, Value> {
 
 /// The sample bags run locally: the reference for every S3 run.
 fn local_reference() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let config = sample_bags().join("bagpipe.toml");
-    let samples = sample_bags();
-    let out = run(
-        dir.path(),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            samples.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", show(&out));
-    dir
+    sample_lake()
 }
 
 /// Checks that the S3 lake under `prefix` holds exactly the local

@@ -64,6 +64,23 @@ pub fn sample_bags() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-bags")
 }
 
+/// The sample bags run with their config into a new local lake.
+pub fn sample_lake() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample_bags().join("bagpipe.toml");
+    let samples = sample_bags();
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            samples.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    dir
+}
+
 /// The catalogue items of a local lake, by `bag_file`.
 pub fn catalog(root: &Path) -> std::collections::BTreeMap<String, Value> {
     let text = std::fs::read_to_string(root.join("dynamodb/bags.jsonl")).unwrap_or_default();
