@@ -37,17 +37,22 @@ impl Failure {
     /// An I/O error of storage or a service, in `context`: retryable unless
     /// it says the thing is missing or invalid.
     pub fn io(context: impl fmt::Display, e: &io::Error) -> Failure {
-        let retryable = !matches!(
+        Failure {
+            message: format!("{context}: {e}"),
+            retryable: Failure::io_is_retryable(e),
+        }
+    }
+
+    /// Whether an I/O error of storage or a service may pass: all but
+    /// those saying the thing is missing or invalid.
+    pub fn io_is_retryable(e: &io::Error) -> bool {
+        !matches!(
             e.kind(),
             io::ErrorKind::NotFound
                 | io::ErrorKind::InvalidInput
                 | io::ErrorKind::InvalidData
                 | io::ErrorKind::Unsupported
-        );
-        Failure {
-            message: format!("{context}: {e}"),
-            retryable,
-        }
+        )
     }
 }
 

@@ -332,7 +332,7 @@ fn extractor_failure(url: &str, e: &extractor::Error) -> Failure {
     let message = format!("{url}: {e}");
     match e {
         extractor::Error::Io { source, .. } => Failure {
-            retryable: Failure::io("", source).retryable,
+            retryable: Failure::io_is_retryable(source),
             message,
         },
         extractor::Error::Sink { .. } => Failure::transient(message),

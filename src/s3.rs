@@ -391,14 +391,15 @@ pub fn list_bags(bucket: &str, prefix: &str) -> io::Result<Vec<(String, u64)>> {
     Ok(bags)
 }
 
-/// A whole (small) object, e.g. a configuration file.
+/// A whole (small) object, e.g. a configuration file: the bucket read as
+/// a lake with an empty prefix.
 pub fn get_object(bucket: &str, key: &str) -> io::Result<Vec<u8>> {
-    let store = store(bucket)?;
-    let url = S3Url::url_of(bucket, key);
-    let path = object_path(bucket, key)?;
-    block_on(async { store.get(&path).await?.bytes().await })
-        .map(|b| b.to_vec())
-        .map_err(|e| io_error(&url, e))
+    S3Lake::new(bucket, "")?.get(key)?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: no such object", S3Url::url_of(bucket, key)),
+        )
+    })
 }
 
 /// The lake under `s3://bucket/prefix`.

@@ -118,8 +118,8 @@ pub fn handle(settings: &Settings, event: &Value) -> Answer {
     } else {
         run(settings, &sources)
     };
-    let by_url: HashMap<String, BagOutcome> = match &outcomes {
-        Ok(list) => list.iter().map(|o| (o.source.clone(), o.clone())).collect(),
+    let by_url: HashMap<&str, &BagOutcome> = match &outcomes {
+        Ok(list) => list.iter().map(|o| (o.source.as_str(), o)).collect(),
         Err(_) => HashMap::new(),
     };
     // Per message: `Some(reason)` when a retry could help.
@@ -137,7 +137,7 @@ pub fn handle(settings: &Settings, event: &Value) -> Answer {
                 return Some(e.clone());
             }
             urls.iter()
-                .filter_map(|u| by_url.get(u))
+                .filter_map(|u| by_url.get(u.as_str()))
                 .find(|o| o.retryable && o.error.is_some())
                 .map(|o| format!("{}: {}", o.bag_file, o.error.as_deref().unwrap_or("")))
         })
