@@ -49,6 +49,16 @@ pub const LOG_TIME_COLUMN: &str = "log_time_ns";
 /// Precision of the decimal that holds a `uint64` (20 digits hold 2^64 - 1).
 pub const UINT64_PRECISION: u8 = 20;
 
+/// Most array elements of no wire bytes one message may hold.
+///
+/// Every other array length is checked against the bytes left in the
+/// message (`n * smallest element size`), so it cannot claim more than the
+/// message holds. An element whose type has columns but no bytes (a message
+/// whose only fields are `T[0]`) costs memory for each element without
+/// consuming a byte: a length of 2^32, or fixed arrays of such arrays
+/// nested, would otherwise run unbounded. Real messages hold none.
+pub const MAX_EMPTY_ELEMENTS: usize = 1 << 16;
+
 /// The Arrow type a ROS primitive maps to (scalar, not in an array).
 pub fn primitive_type(p: Primitive) -> DataType {
     match p {
@@ -162,7 +172,11 @@ impl MessageDecoder {
     pub fn decode(&mut self, log_time_ns: i64, bytes: &[u8]) -> Result<()> {
         let rows = self.times.len();
         let utf8_before = self.invalid_utf8;
-        let mut cur = Cursor { buf: bytes, pos: 0 };
+        let mut cur = Cursor {
+            buf: bytes,
+            pos: 0,
+            empty_left: MAX_EMPTY_ELEMENTS,
+        };
         let outcome = if bytes.len() < self.layout.root_min_size {
             Err(format!(
                 "{} bytes, but a {} needs at least {}",
@@ -220,6 +234,8 @@ impl MessageDecoder {
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Array elements of no bytes still allowed ([`MAX_EMPTY_ELEMENTS`]).
+    empty_left: usize,
 }
 
 type DecodeResult<T = ()> = std::result::Result<T, String>;
@@ -267,6 +283,19 @@ impl<'a> Cursor<'a> {
             ));
         }
         Ok(n)
+    }
+
+    /// Counts `n` array elements that occupy no bytes against
+    /// [`MAX_EMPTY_ELEMENTS`].
+    fn empty_elements(&mut self, n: usize) -> DecodeResult {
+        if n > self.empty_left {
+            return Err(format!(
+                "more than {MAX_EMPTY_ELEMENTS} array elements of no bytes at byte {}",
+                self.pos
+            ));
+        }
+        self.empty_left -= n;
+        Ok(())
     }
 }
 
@@ -367,13 +396,38 @@ impl Skip {
                     Arity::Fixed(n) => *n,
                     Arity::Scalar => 1,
                 };
-                match elem.as_ref() {
-                    // Elements of no bytes: nothing to walk, however many.
-                    Skip::Fixed(0) => Ok(()),
-                    Skip::Fixed(k) => cur.take(n.saturating_mul(*k)).map(|_| ()),
-                    other => (0..n).try_for_each(|_| other.walk(cur)),
+                // Elements of a fixed size are taken in one go (elements of
+                // no bytes cost nothing, however many); the others each
+                // hold a length, so each takes at least 4 bytes.
+                match elem.fixed_size() {
+                    Some(k) => cur.take(n.saturating_mul(k)).map(|_| ()),
+                    None => (0..n).try_for_each(|_| elem.walk(cur)),
                 }
             }
+        }
+    }
+
+    /// The size on the wire when it is the same for every message: no
+    /// variable-length array inside (a fixed array of none counts as 0).
+    fn fixed_size(&self) -> Option<usize> {
+        match self {
+            Skip::Fixed(n) => Some(*n),
+            Skip::Seq(parts) => parts
+                .iter()
+                .try_fold(0usize, |sum, p| Some(sum.saturating_add(p.fixed_size()?))),
+            Skip::Array {
+                arity: Arity::Variable,
+                ..
+            } => None,
+            Skip::Array {
+                arity: Arity::Fixed(0),
+                ..
+            } => Some(0),
+            Skip::Array {
+                arity: Arity::Fixed(n),
+                elem,
+            } => Some(n.saturating_mul(elem.fixed_size()?)),
+            Skip::Array { elem, .. } => elem.fixed_size(),
         }
     }
 
@@ -617,6 +671,9 @@ impl Col {
                     Arity::Fixed(k) => *k,
                     _ => cur.length(*child_min)?,
                 };
+                if *child_min == 0 {
+                    cur.empty_elements(len)?;
+                }
                 child.decode_many(cur, len, invalid)?;
                 let last = *offsets.last().expect("offsets start with 0");
                 let end = i32::try_from(len)

@@ -24,6 +24,13 @@ pub const MAX_NESTING_DEPTH: usize = 64;
 /// row could be large, but beyond this it is a corrupt definition.
 pub const MAX_FIXED_ARRAY_LEN: usize = 1 << 24;
 
+/// Most fields a definition may expand to, counting the fields of a nested
+/// type again at every place it is used. A type used twice by a type used
+/// twice... is text of a few lines that expands exponentially: 64 levels of
+/// two fields each is 2^64 columns. The largest definition in our test set
+/// expands to a few hundred fields.
+pub const MAX_FIELDS: usize = 1 << 16;
+
 /// A ROS1 built-in type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Primitive {
@@ -65,6 +72,27 @@ impl Primitive {
             "duration" => Primitive::Duration,
             _ => return None,
         })
+    }
+
+    /// The name a definition spells it with (the aliases `byte` and `char`
+    /// are spelled `int8` and `uint8`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Primitive::Bool => "bool",
+            Primitive::Int8 => "int8",
+            Primitive::UInt8 => "uint8",
+            Primitive::Int16 => "int16",
+            Primitive::UInt16 => "uint16",
+            Primitive::Int32 => "int32",
+            Primitive::UInt32 => "uint32",
+            Primitive::Int64 => "int64",
+            Primitive::UInt64 => "uint64",
+            Primitive::Float32 => "float32",
+            Primitive::Float64 => "float64",
+            Primitive::String => "string",
+            Primitive::Time => "time",
+            Primitive::Duration => "duration",
+        }
     }
 
     /// Bytes on the wire, or `None` for `string` (4-byte length + bytes).
@@ -143,7 +171,78 @@ pub fn parse(datatype: &str, text: &str) -> Result<Arc<MessageType>> {
         done: HashMap::new(),
         stack: Vec::new(),
     };
-    resolver.resolve(datatype).map_err(err)
+    let resolved = resolver.resolve(datatype).map_err(err)?;
+    let fields = expanded_fields(&resolved, &mut HashMap::new());
+    if fields > MAX_FIELDS {
+        return Err(err(format!(
+            "expands to more than {MAX_FIELDS} fields (types used many times over, nested)"
+        )));
+    }
+    Ok(resolved)
+}
+
+/// How many fields `msg` has with every nested type expanded where it is
+/// used, saturating; memoised by type name (names are unique in a tree).
+fn expanded_fields<'a>(msg: &'a MessageType, memo: &mut HashMap<&'a str, usize>) -> usize {
+    if let Some(&n) = memo.get(msg.name.as_str()) {
+        return n;
+    }
+    let n = msg.fields.iter().fold(0usize, |sum, f| {
+        let nested = match &f.ty {
+            FieldType::Primitive(_) => 0,
+            FieldType::Message(m) => expanded_fields(m, memo),
+        };
+        sum.saturating_add(1).saturating_add(nested)
+    });
+    memo.insert(&msg.name, n);
+    n
+}
+
+/// The canonical definition text of a resolved type: its fields, then one
+/// `MSG:` section for each type it uses (depth first, each once), every
+/// type spelled with its full name and constants gone. [`parse`] of this
+/// text under `msg.name` gives back the same tree: the fuzz target of the
+/// parser checks exactly that.
+pub fn render(msg: &MessageType) -> String {
+    let mut out = String::new();
+    let mut done = vec![msg.name.as_str()];
+    render_fields(msg, &mut out);
+    render_dependencies(msg, &mut done, &mut out);
+    out
+}
+
+fn render_fields(msg: &MessageType, out: &mut String) {
+    for f in &msg.fields {
+        out.push_str(match &f.ty {
+            FieldType::Primitive(p) => p.name(),
+            FieldType::Message(m) => &m.name,
+        });
+        match f.arity {
+            Arity::Scalar => {}
+            Arity::Variable => out.push_str("[]"),
+            Arity::Fixed(n) => out.push_str(&format!("[{n}]")),
+        }
+        out.push(' ');
+        out.push_str(&f.name);
+        out.push('\n');
+    }
+}
+
+fn render_dependencies<'a>(msg: &'a MessageType, done: &mut Vec<&'a str>, out: &mut String) {
+    for f in &msg.fields {
+        if let FieldType::Message(m) = &f.ty {
+            if done.contains(&m.name.as_str()) {
+                continue;
+            }
+            done.push(&m.name);
+            out.push_str(&"=".repeat(80));
+            out.push_str("\nMSG: ");
+            out.push_str(&m.name);
+            out.push('\n');
+            render_fields(m, out);
+            render_dependencies(m, done, out);
+        }
+    }
 }
 
 /// Splits the text into the main section (keyed by `""`) and the `MSG:`
@@ -176,6 +275,12 @@ fn split_sections(text: &str) -> std::result::Result<HashMap<String, RawSection>
             current = name.trim().to_string();
             if current.is_empty() {
                 return Err(format!("line {}: `MSG:` without a type name", lineno + 1));
+            }
+            if !is_type_name(&current) {
+                return Err(format!(
+                    "line {}: malformed type name {current:?} after `MSG:`",
+                    lineno + 1
+                ));
             }
             expect_msg_line = false;
             continue;
@@ -254,15 +359,20 @@ fn parse_type_token(token: &str) -> std::result::Result<(String, Arity), String>
             (&token[..open], arity)
         }
     };
-    let valid = !base.is_empty()
-        && base.split('/').count() <= 2
-        && base.split('/').all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        });
-    if !valid {
+    if !is_type_name(base) {
         return Err(format!("malformed type name {token:?}"));
     }
     Ok((base.to_string(), arity))
+}
+
+/// `Name` or `pkg/Name`: letters, digits and `_` on either side of at most
+/// one `/`.
+fn is_type_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('/').count() <= 2
+        && name.split('/').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
 }
 
 fn check_identifier(name: &str) -> std::result::Result<(), String> {
@@ -444,6 +554,39 @@ float64 z
         assert!(parse("a/B", "int32[x] a\n").is_err());
         assert!(parse("a/B", "int32[] K=3\n").is_err());
         assert!(parse("a/B", "int32 a\n===\nnot a msg line\n").is_err());
+    }
+
+    #[test]
+    fn render_parses_back_to_the_same_tree() {
+        let t = parse("pkg/Thing", IMU_LIKE).unwrap();
+        let text = render(&t);
+        assert!(text.starts_with("std_msgs/Header header\nfloat64[9] covariance\n"));
+        assert!(text.contains("\nMSG: geometry_msgs/Point\nfloat64 x\n"));
+        assert_eq!(parse("pkg/Thing", &text).unwrap(), t);
+    }
+
+    #[test]
+    fn malformed_section_names_are_errors() {
+        let e = parse("a/B", "a/C c\n===\nMSG: a/C extra\nint32 v\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("after `MSG:`"), "{e}");
+    }
+
+    #[test]
+    fn exponential_expansion_is_capped() {
+        // 40 levels, each using the next twice: 2^40 fields in 120 lines.
+        let mut text = String::from("a/T0 l\na/T0 r\n");
+        for i in 0..40 {
+            text.push_str(&format!("===\nMSG: a/T{i}\na/T{0} l\na/T{0} r\n", i + 1));
+        }
+        text.push_str("===\nMSG: a/T40\nint32 v\n");
+        let e = parse("a/Root", &text).unwrap_err().to_string();
+        assert!(e.contains("more than 65536 fields"), "{e}");
+        // Ten levels (2^11 fields) are fine.
+        let small: String = text.lines().take(2 + 3 * 10).collect::<Vec<_>>().join("\n")
+            + "\n===\nMSG: a/T10\nint32 v\n";
+        assert!(parse("a/Root", &small).is_ok());
     }
 
     #[test]

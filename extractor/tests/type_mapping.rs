@@ -415,3 +415,59 @@ fn message_with_no_fields_gives_only_log_time() {
     assert_eq!(batch.num_columns(), 1);
     assert_eq!(batch.num_rows(), 1);
 }
+
+/// A decoder for `text` as the type `a/M`.
+fn decoder_for(text: &str) -> MessageDecoder {
+    let t = msgdef::parse("a/M", text).unwrap();
+    MessageDecoder::new(Arc::new(Layout::new(&t)))
+}
+
+#[test]
+fn elements_of_no_bytes_are_capped_per_message() {
+    use extractor::decode::MAX_EMPTY_ELEMENTS;
+    // `Z` has a column (`v`, a list) but occupies no bytes on the wire, so
+    // a length prefix cannot be checked against the bytes left.
+    let text = "a/Z[] zs\n===\nMSG: a/Z\nint32[0] v\n";
+    let mut d = decoder_for(text);
+    d.decode(1, &3u32.to_le_bytes()).unwrap();
+    d.decode(2, &(MAX_EMPTY_ELEMENTS as u32).to_le_bytes())
+        .unwrap();
+    let e = d
+        .decode(3, &(MAX_EMPTY_ELEMENTS as u32 + 1).to_le_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no bytes"), "{e}");
+    // A length of 2^32 - 1 is refused at once, not walked.
+    assert!(d.decode(4, &u32::MAX.to_le_bytes()).is_err());
+    let batch = d.finish();
+    assert_eq!(batch.num_rows(), 2);
+    let zs = batch.column_by_name("zs").unwrap().as_list::<i32>();
+    assert_eq!(zs.value_length(0), 3);
+    assert_eq!(zs.value_length(1), MAX_EMPTY_ELEMENTS as i32);
+
+    // Fixed arrays of them, nested, count every element: 2^24 * 2^24
+    // elements from an empty message are refused, not looped over.
+    let nested = "a/Y[16777216] ys\n===\nMSG: a/Y\na/Z[16777216] zs\n===\nMSG: a/Z\nint32[0] v\n";
+    let mut d = decoder_for(nested);
+    assert!(d.decode(1, &[]).is_err());
+    assert_eq!(d.finish().num_rows(), 0);
+}
+
+#[test]
+fn skipped_arrays_of_no_bytes_cost_nothing_however_nested() {
+    // `E` has no columns and no bytes: arrays of arrays of it are walked as
+    // zero bytes, not element by element (2^48 steps).
+    let text = "a/F[16777216] fs\nint32 x\n===\nMSG: a/F\na/E[16777216] es\n===\nMSG: a/E\n";
+    let mut d = decoder_for(text);
+    d.decode(1, &7i32.to_le_bytes()).unwrap();
+    let batch = d.finish();
+    assert_eq!(batch.num_columns(), 2, "log time and x only");
+    assert_eq!(
+        batch
+            .column_by_name("x")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        7
+    );
+}
