@@ -92,6 +92,18 @@ impl ReadAt for [u8] {
     }
 }
 
+/// A borrowed slice, for bytes that already live elsewhere (a fuzzer's
+/// input, a memory map) and should not be copied to be read.
+impl ReadAt for &[u8] {
+    fn len(&self) -> u64 {
+        ReadAt::len(*self)
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        (*self).read_exact_at(offset, buf)
+    }
+}
+
 impl ReadAt for Vec<u8> {
     fn len(&self) -> u64 {
         ReadAt::len(self.as_slice())
