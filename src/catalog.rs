@@ -133,6 +133,8 @@ pub struct JsonlStore {
 
 /// Where the local bag catalogue lives under the output root.
 pub const LOCAL_BAGS_PATH: &str = "dynamodb/bags.jsonl";
+/// The directory of the local stores in the lake.
+pub const LOCAL_STORE_DIR: &str = "dynamodb";
 /// Where the local scene store lives under the output root.
 pub const LOCAL_SCENES_PATH: &str = "dynamodb/scenes.jsonl";
 

@@ -70,9 +70,41 @@ impl LocalLake {
         &self.root
     }
 
+    /// Removes, from the directory `dir` of the lake, the temporary files
+    /// of processes that no longer run (a run killed mid-write leaves its
+    /// `.tmp-<pid>-...` files behind). A live process's files are kept, so
+    /// a concurrent run is not disturbed. Partitions need no sweep: a run
+    /// removes everything it did not write from the partitions it rewrites.
+    /// Returns how many were removed.
+    pub fn remove_dead_temps(&self, dir: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        for name in self.list_children(dir)? {
+            let pid = name
+                .strip_prefix(TEMP_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !process_alive(pid)) {
+                match fs::remove_file(self.path(dir).join(&name)) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn path(&self, path: &str) -> PathBuf {
         self.root.join(path)
     }
+}
+
+/// Whether a process of this id runs on this machine. Where `/proc` is not
+/// there to tell, every process is taken to be alive (nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -262,4 +294,40 @@ const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// Percent-encodes a path for a URL, keeping `/`.
 pub fn encode_path(path: &str) -> String {
     percent_encoding::utf8_percent_encode(path, PATH_SET).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_files_of_dead_processes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        // A process that has exited: its pid names no running process.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let own = std::process::id();
+        let schemas = dir.path().join("_schemas");
+        fs::create_dir_all(&schemas).unwrap();
+        for name in [
+            format!("{TEMP_PREFIX}{dead}-0-a.json"),
+            format!("{TEMP_PREFIX}{own}-7-b.json"),
+            "a.json".to_string(),
+            format!("{TEMP_PREFIX}not-a-pid"),
+        ] {
+            fs::write(schemas.join(name), b"{}").unwrap();
+        }
+        assert_eq!(lake.remove_dead_temps("_schemas").unwrap(), 1);
+        assert_eq!(
+            lake.list_children("_schemas").unwrap(),
+            [
+                format!("{TEMP_PREFIX}{own}-7-b.json"),
+                format!("{TEMP_PREFIX}not-a-pid"),
+                "a.json".to_string()
+            ]
+        );
+        assert_eq!(lake.remove_dead_temps("absent").unwrap(), 0);
+    }
 }

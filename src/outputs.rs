@@ -7,9 +7,10 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::catalog::{ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH};
+use crate::catalog::{ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, LOCAL_STORE_DIR};
 use crate::dynamo::DynamoStore;
 use crate::lake::{Lake, LocalLake};
+use crate::registry::SCHEMAS_DIR;
 use crate::s3::{S3Lake, S3Url};
 
 /// The lake at `root`. An `Err` of kind `InvalidInput` is the user's to fix
@@ -22,6 +23,20 @@ pub fn open_lake(root: &str) -> io::Result<Arc<dyn Lake>> {
     let path = local_root(root)?;
     let lake = LocalLake::new(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", path.display())))?;
+    // The files outside the bags' partitions that a killed run may have
+    // been writing: the schema registry and the local stores.
+    for dir in [SCHEMAS_DIR, LOCAL_STORE_DIR] {
+        let removed = lake.remove_dead_temps(dir).map_err(|e| {
+            io::Error::new(e.kind(), format!("cleaning {}/{dir}: {e}", path.display()))
+        })?;
+        if removed > 0 {
+            tracing::info!(
+                dir,
+                removed,
+                "removed temporary files of a run that was killed"
+            );
+        }
+    }
     Ok(Arc::new(lake))
 }
 

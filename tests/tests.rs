@@ -6,6 +6,7 @@ mod util;
 mod athena;
 mod aws;
 mod cli;
+mod crash;
 mod damaged;
 mod lake;
 mod parity;
