@@ -9,5 +9,6 @@ mod cli;
 mod crash;
 mod damaged;
 mod lake;
+mod limits;
 mod parity;
 mod scenes;

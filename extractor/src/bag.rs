@@ -370,13 +370,14 @@ const PLAUSIBLE_RATIO: u64 = 16;
 
 /// Reads a decompressor into a vector of exactly `claimed` bytes.
 ///
-/// A plausible claim is reserved whole: `take(claimed)` into a vector of
-/// capacity `claimed` never reallocates (`read_to_end`'s probe read of a
-/// full vector meets the limit and returns 0). An implausible one (a tiny
-/// chunk claiming a gigabyte) reserves [`UPFRONT_RESERVE`] and grows only as
-/// data actually decompresses, still never past `claimed`, so a lying
-/// header costs no memory it does not fill. A one-byte probe afterwards
-/// tells whether the stream had more.
+/// A plausible claim is reserved whole, so the vector never reallocates.
+/// An implausible one (a tiny chunk claiming a gigabyte) reserves
+/// [`UPFRONT_RESERVE`] and grows only as data actually decompresses, still
+/// never past `claimed`, so a lying header costs no memory it does not
+/// fill. Every reservation is fallible: when memory runs out (a process
+/// under `ulimit -v`, a bomb that really expands to its claim), the chunk
+/// fails with an error naming it instead of the process aborting. A
+/// one-byte probe afterwards tells whether the stream had more.
 fn read_capped(
     mut decoder: impl Read,
     input_len: u64,
@@ -385,18 +386,40 @@ fn read_capped(
     offset: u64,
 ) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Chunk { offset, reason };
-    let reserve = if claimed <= input_len.saturating_mul(PLAUSIBLE_RATIO) {
-        claimed
-    } else {
-        claimed.min(UPFRONT_RESERVE)
+    let out_of_memory = |len: usize, more: usize| {
+        fail(format!(
+            "no memory for {more} more bytes of its {claimed} uncompressed bytes after {len}"
+        ))
     };
-    let capacity = usize::try_from(reserve)
+    let claimed_usize = usize::try_from(claimed)
         .map_err(|_| fail(format!("{claimed} bytes do not fit in memory")))?;
-    let mut out = Vec::with_capacity(capacity);
-    (&mut decoder)
-        .take(claimed)
-        .read_to_end(&mut out)
-        .map_err(|e| fail(format!("{compression} data does not decompress: {e}")))?;
+    let reserve = if claimed <= input_len.saturating_mul(PLAUSIBLE_RATIO) {
+        claimed_usize
+    } else {
+        claimed_usize.min(UPFRONT_RESERVE as usize)
+    };
+    let mut out = Vec::new();
+    out.try_reserve_exact(reserve)
+        .map_err(|_| out_of_memory(0, reserve))?;
+    let mut limited = (&mut decoder).take(claimed);
+    while out.len() < claimed_usize {
+        if out.len() == out.capacity() {
+            // Double, up to the claim: real bytes are arriving.
+            let more = out.capacity().max(1 << 20).min(claimed_usize - out.len());
+            out.try_reserve_exact(more)
+                .map_err(|_| out_of_memory(out.len(), more))?;
+        }
+        // Read at most the spare capacity, so `read_to_end` never grows
+        // the vector itself (its growth could not fail cleanly).
+        let spare = (out.capacity() - out.len()) as u64;
+        let read = (&mut limited)
+            .take(spare)
+            .read_to_end(&mut out)
+            .map_err(|e| fail(format!("{compression} data does not decompress: {e}")))?;
+        if read == 0 {
+            break;
+        }
+    }
     if (out.len() as u64) < claimed {
         return Err(fail(format!(
             "{compression} data decompressed to {} bytes, header claims {claimed}",

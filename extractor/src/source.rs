@@ -158,7 +158,14 @@ pub fn read_vec(
         len,
         cap: usize::MAX as u64,
     })?;
-    let mut buf = vec![0u8; size];
+    // Fallible, so that a process short of memory fails this read (a chunk
+    // is then skipped with a warning) instead of aborting.
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(size).map_err(|_| Error::Record {
+        offset,
+        reason: format!("no memory for the {len} bytes of {what}"),
+    })?;
+    buf.resize(size, 0);
     src.read_exact_at(offset, &mut buf)
         .map_err(|source| Error::Io {
             offset,

@@ -310,7 +310,9 @@ pub fn compress(compression: Compression, data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn write_bag_header(out: &mut Vec<u8>, index_pos: u64, conn_count: u32, chunk_count: u32) {
+/// Appends the bag header record, padded to 4096 bytes as rosbag writes it
+/// (so it can be rewritten in place once the index position is known).
+pub fn write_bag_header(out: &mut Vec<u8>, index_pos: u64, conn_count: u32, chunk_count: u32) {
     let hdr = header(&[
         (records::FIELD_CHUNK_COUNT, &chunk_count.to_le_bytes()[..]),
         (records::FIELD_CONN_COUNT, &conn_count.to_le_bytes()[..]),
@@ -321,7 +323,8 @@ fn write_bag_header(out: &mut Vec<u8>, index_pos: u64, conn_count: u32, chunk_co
     write_record(out, &hdr, &padding);
 }
 
-fn write_connection(out: &mut Vec<u8>, c: &Connection) {
+/// Appends a connection record.
+pub fn write_connection(out: &mut Vec<u8>, c: &Connection) {
     let hdr = header(&[
         (records::FIELD_CONN, &c.id.to_le_bytes()[..]),
         (records::FIELD_OP, &[OP_CONNECTION][..]),
