@@ -10,6 +10,13 @@ use std::sync::OnceLock;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 /// Attempts per request in the SDK's retry policy (throttling included).
 pub const SDK_ATTEMPTS: u32 = 6;
@@ -64,3 +71,44 @@ pub fn sdk_config() -> &'static aws_config::SdkConfig {
         )
     })
 }
+
+/// Logs every failed attempt of a DynamoDB or Glue call at `warn`: the
+/// SDK retries throttling and server errors with backoff (up to
+/// [`SDK_ATTEMPTS`]) but says nothing of it, and a retry that no log shows
+/// hides a struggling table. Registered on every SDK client.
+#[derive(Debug)]
+pub struct LogFailedAttempts;
+
+impl Intercept for LogFailedAttempts {
+    fn name(&self) -> &'static str {
+        "LogFailedAttempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Err(error)) = context.output_or_error() {
+            let attempt = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts());
+            let operation = cfg
+                .load::<Metadata>()
+                .map(|m| format!("{}.{}", m.service(), m.name()))
+                .unwrap_or_default();
+            tracing::warn!(
+                operation,
+                attempt,
+                max_attempts = SDK_ATTEMPTS,
+                %error,
+                "AWS call failed; the SDK retries it with backoff while attempts remain"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The default log filter: warnings, and object_store's retry lines
+/// (logged at info, one per S3 retry with its backoff), so every retry
+/// shows in a default run's log.
+pub const DEFAULT_LOG_FILTER: &str = "warn,object_store::client::retry=info";

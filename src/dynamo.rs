@@ -40,7 +40,12 @@ const BATCH_ATTEMPTS: u32 = 10;
 pub fn client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT
-        .get_or_init(|| Client::new(crate::aws::sdk_config()))
+        .get_or_init(|| {
+            let config = aws_sdk_dynamodb::config::Builder::from(crate::aws::sdk_config())
+                .interceptor(crate::aws::LogFailedAttempts)
+                .build();
+            Client::from_conf(config)
+        })
         .clone()
 }
 

@@ -28,7 +28,12 @@ const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe
 pub fn client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT
-        .get_or_init(|| Client::new(crate::aws::sdk_config()))
+        .get_or_init(|| {
+            let config = aws_sdk_glue::config::Builder::from(crate::aws::sdk_config())
+                .interceptor(crate::aws::LogFailedAttempts)
+                .build();
+            Client::from_conf(config)
+        })
         .clone()
 }
 

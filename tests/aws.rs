@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
+use std::time::Instant;
 
 use bagpipe_test_harness::{
     Fault, FaultPlan, FaultProxy, aws_env, create_bucket, create_table, get_object, list_objects,
@@ -15,6 +16,7 @@ use bagpipe_test_harness::{
 };
 use serde_json::Value;
 
+use crate::crash::{KILLS, KillPoints, run_and_kill};
 use crate::util::{bagpipe, files_under, python, run, sample_bags, sample_lake, show};
 
 const SAMPLES: [&str; 3] = [
@@ -62,17 +64,23 @@ impl Aws {
     /// `bagpipe run` on `inputs` into `s3://<lake>/<prefix>`, through
     /// `endpoint` (moto, or a fault proxy in front of it).
     fn run(&self, endpoint: &str, prefix: &str, inputs: &[String]) -> Output {
-        bagpipe()
-            .envs(aws_env(endpoint))
+        self.command(endpoint, prefix, inputs)
+            .output()
+            .expect("bagpipe runs")
+    }
+
+    /// The command [`Aws::run`] runs.
+    fn command(&self, endpoint: &str, prefix: &str, inputs: &[String]) -> Command {
+        let mut cmd = bagpipe();
+        cmd.envs(aws_env(endpoint))
             .env("BAGPIPE_LOG", "warn")
             .args(["run", "--quiet", "--config"])
             .arg(sample_bags().join("bagpipe.toml"))
             .arg("--out")
             .arg(format!("s3://{}/{prefix}", self.lake))
             .args(["--scenes-table", &self.scenes, "--bags-table", &self.bags])
-            .args(inputs)
-            .output()
-            .expect("bagpipe runs")
+            .args(inputs);
+        cmd
     }
 
     /// Every object under `prefix/` of the lake bucket: relative key → bytes.
@@ -280,8 +288,21 @@ fn s3_and_dynamodb_faults_are_retried_and_nothing_is_lost() {
     };
     let proxy = FaultProxy::start(&aws.endpoint, plan);
     let input = format!("s3://{}/drives/", aws.ingest);
-    let out = aws.run(&proxy.endpoint, "lake", &[input]);
+    // The default log filter: every retry must show in it.
+    let out = aws
+        .command(&proxy.endpoint, "lake", &[input])
+        .env("BAGPIPE_LOG", bagpipe::aws::DEFAULT_LOG_FILTER)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", show(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "backing off",
+        "AWS call failed; the SDK retries it",
+        "BatchWriteItem left items unprocessed; resending",
+    ] {
+        assert!(log.contains(line), "no retry logged as {line:?}:\n{log}");
+    }
     let injected = proxy.injected();
     assert!(injected.s3_slow_down > 0, "{injected:?}");
     assert!(injected.s3_internal_error > 0, "{injected:?}");
@@ -363,4 +384,80 @@ fn a_file_larger_than_a_part_goes_up_by_multipart_and_matches_a_local_run() {
     );
     let remote = aws.lake_files("lake");
     assert!(remote[name] == local_bytes, "the multipart object differs");
+}
+
+#[test]
+fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake_on_s3() {
+    let aws = Aws::new();
+    let local = local_reference();
+    let inputs = [format!("s3://{}/drives/", aws.ingest)];
+    // A clean run times the span the kill points are drawn from.
+    let started = Instant::now();
+    let out = aws.run(&aws.endpoint, "clean", &inputs);
+    assert!(out.status.success(), "{}", show(&out));
+    let span = started.elapsed();
+
+    // The same tables: a killed run leaves items the next run must replace.
+    let mut points = KillPoints::new();
+    let seed = points.seed;
+    let mut killed = 0;
+    for _ in 0..KILLS {
+        let delay = points.next(span);
+        if run_and_kill(&mut aws.command(&aws.endpoint, "crashed", &inputs), delay) {
+            killed += 1;
+        }
+    }
+    assert!(
+        killed >= KILLS / 2,
+        "seed {seed}: only {killed} of {KILLS} runs were killed before they ended"
+    );
+    let out = aws.run(&aws.endpoint, "crashed", &inputs);
+    assert!(out.status.success(), "seed {seed}: {}", show(&out));
+    assert_same_as_local(&aws, "crashed", local.path());
+    for (bag, item) in aws.items(&aws.bags) {
+        assert_eq!(item["status"]["S"], "DONE", "seed {seed}: {bag}");
+    }
+}
+
+#[test]
+fn s3_failing_past_its_retries_fails_the_bags_cleanly_and_a_rerun_completes() {
+    let aws = Aws::new();
+    let local = local_reference();
+    // Every PUT fails: each is retried (6 times, with backoff), then given up.
+    let plan = FaultPlan {
+        s3_internal_error: Some(Fault::always().method("PUT")),
+        ..FaultPlan::default()
+    };
+    let proxy = FaultProxy::start(&aws.endpoint, plan);
+    let input = format!("s3://{}/drives/", aws.ingest);
+    let out = aws
+        .command(&proxy.endpoint, "lake", std::slice::from_ref(&input))
+        .env("BAGPIPE_LOG", bagpipe::aws::DEFAULT_LOG_FILTER)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("retry 6 of 6") || log.contains("retry 5 of 6"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    for (bag, item) in aws.items(&aws.bags) {
+        assert_eq!(item["status"]["S"], "FAILED", "{bag}");
+        let error = item["error"]["S"].as_str().unwrap();
+        assert!(
+            error.contains("500") || error.contains("Internal"),
+            "{bag}: {error}"
+        );
+    }
+    assert!(
+        proxy.injected().s3_internal_error >= 7,
+        "{:?}",
+        proxy.injected()
+    );
+
+    // The store is back: a re-run completes, exactly as a clean run.
+    let out = aws.run(&aws.endpoint, "lake", &[input]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_same_as_local(&aws, "lake", local.path());
 }
