@@ -57,7 +57,7 @@ pub fn check(input: &[u8]) {
     for column in batch.columns() {
         column.to_data().validate_full().expect("valid Arrow");
     }
-    let held: usize = batch.columns().iter().skip(1).map(|c| wire_floor(c)).sum();
+    let held: usize = batch.columns().iter().skip(1).map(wire_floor).sum();
     assert!(
         held <= message.len(),
         "{held} values and string bytes from a {}-byte message",

@@ -15,14 +15,14 @@ use serde_json::{Value, json};
 use crate::lambda_events::{Delivery, Upload, parse};
 
 pub fn check(input: &[u8]) {
-    if let Ok(event) = serde_json::from_slice::<Value>(input) {
-        if let Ok(parsed) = parse(&event) {
-            let expected = match parsed.delivery {
-                Delivery::Sqs => event["Records"].as_array().map_or(0, Vec::len),
-                _ => 1,
-            };
-            assert_eq!(parsed.messages.len(), expected, "{:?}", parsed.delivery);
-        }
+    if let Ok(event) = serde_json::from_slice::<Value>(input)
+        && let Ok(parsed) = parse(&event)
+    {
+        let expected = match parsed.delivery {
+            Delivery::Sqs => event["Records"].as_array().map_or(0, Vec::len),
+            _ => 1,
+        };
+        assert_eq!(parsed.messages.len(), expected, "{:?}", parsed.delivery);
     }
     let key = String::from_utf8_lossy(input).into_owned();
     let expected = Upload {
