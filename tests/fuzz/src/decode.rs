@@ -77,13 +77,20 @@ pub fn check(input: &[u8]) {
 }
 
 /// The fewest wire bytes an array's values can have come from: one per
-/// number or bool, one per string or blob byte (their lengths and the
-/// lists' lengths only add to it).
+/// number or bool, one per string character or blob byte (their lengths
+/// and the lists' lengths only add to it).
 fn wire_floor(array: &ArrayRef) -> usize {
     match array.data_type() {
         DataType::Struct(_) => array.as_struct().columns().iter().map(wire_floor).sum(),
         DataType::List(_) => wire_floor(array.as_list::<i32>().values()),
-        DataType::Utf8 => array.as_string::<i32>().values().len(),
+        // Characters, not bytes: an invalid byte comes out as U+FFFD,
+        // three bytes for one, but still one character for one byte.
+        DataType::Utf8 => array
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .map(|s| s.chars().count())
+            .sum(),
         DataType::Binary => array.as_binary::<i32>().values().len(),
         _ => array.len(),
     }
