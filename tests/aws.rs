@@ -17,7 +17,9 @@ use bagpipe_test_harness::{
 use serde_json::Value;
 
 use crate::crash::{KILLS, KillPoints, run_and_kill};
-use crate::util::{bagpipe, files_under, python, run, sample_bags, sample_lake, show};
+use crate::util::{
+    bagpipe, files_under, items_by_key, python, run, sample_bags, sample_lake, show, store_items,
+};
 
 const SAMPLES: [&str; 3] = [
     "drive_0001_raw.bag",
@@ -97,7 +99,7 @@ impl Aws {
     /// A table's items by key, without the attributes that name where
     /// things are or when they were written.
     fn items(&self, table: &str) -> BTreeMap<String, Value> {
-        items_by_key(scan_table(&self.endpoint, table))
+        items_by_key(scan_table(&self.endpoint, table), &PLACE_AND_TIME)
     }
 }
 
@@ -124,34 +126,6 @@ const PLACE_AND_TIME: [&str; 6] = [
     "detections_path",
 ];
 
-fn items_by_key(items: Vec<Value>) -> BTreeMap<String, Value> {
-    items
-        .into_iter()
-        .map(|mut item| {
-            let key = format!(
-                "{}/{}",
-                item["bag_file"]["S"].as_str().unwrap(),
-                item["scene_id"]["S"].as_str().unwrap_or("")
-            );
-            let obj = item.as_object_mut().unwrap();
-            for k in PLACE_AND_TIME {
-                obj.remove(k);
-            }
-            (key, item)
-        })
-        .collect()
-}
-
-/// The items of a local JSONL store, keyed and stripped like [`Aws::items`].
-fn local_items(root: &Path, file: &str) -> BTreeMap<String, Value> {
-    let text = std::fs::read_to_string(root.join("dynamodb").join(file)).unwrap();
-    items_by_key(
-        text.lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["Item"].clone())
-            .collect(),
-    )
-}
-
 /// The sample bags run locally: the reference for every S3 run.
 fn local_reference() -> tempfile::TempDir {
     sample_lake()
@@ -176,8 +150,14 @@ fn assert_same_as_local(aws: &Aws, prefix: &str, local: &Path) {
             "{name}: the S3 object differs from the local file"
         );
     }
-    assert_eq!(aws.items(&aws.bags), local_items(local, "bags.jsonl"));
-    assert_eq!(aws.items(&aws.scenes), local_items(local, "scenes.jsonl"));
+    assert_eq!(
+        aws.items(&aws.bags),
+        store_items(local, "bags.jsonl", &PLACE_AND_TIME)
+    );
+    assert_eq!(
+        aws.items(&aws.scenes),
+        store_items(local, "scenes.jsonl", &PLACE_AND_TIME)
+    );
 }
 
 #[test]
@@ -443,7 +423,7 @@ fn s3_failing_past_its_retries_fails_the_bags_cleanly_and_a_rerun_completes() {
     );
     assert!(!log.contains("panicked"), "{log}");
     for (bag, item) in aws.items(&aws.bags) {
-        assert_eq!(item["status"]["S"], "FAILED", "{bag}");
+        assert_eq!(item["status"]["S"], "FAILED", "{bag}: {item}\n{log}");
         let error = item["error"]["S"].as_str().unwrap();
         assert!(
             error.contains("500") || error.contains("Internal"),

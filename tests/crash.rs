@@ -8,11 +8,10 @@
 //! `BAGPIPE_CRASH_SEED=<n>` replays one. (The same test against S3 and
 //! DynamoDB is in `aws.rs`.)
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{bagpipe, catalog, files_under, sample_bags, show};
+use crate::util::{catalog, files_under, sample_run, show, store_items};
 
 /// Runs killed before the one that completes.
 pub const KILLS: usize = 16;
@@ -73,34 +72,9 @@ pub fn run_and_kill(cmd: &mut Command, delay: Duration) -> bool {
     }
 }
 
-fn sample_run(out: &Path) -> Command {
-    let mut cmd = bagpipe();
-    cmd.args(["run", "--quiet", "--config"])
-        .arg(sample_bags().join("bagpipe.toml"))
-        .arg("--out")
-        .arg(out)
-        .arg(sample_bags());
-    cmd
-}
-
 /// Attributes of the catalogue and scene items that differ between any
 /// two runs (the time) or lakes (the paths of the outputs).
 const TIME_AND_LAKE: [&str; 3] = ["updated_at", "synchronized_path", "detections_path"];
-
-/// A local store's items, in order, without [`TIME_AND_LAKE`].
-fn store_items(root: &Path, file: &str) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(root.join("dynamodb").join(file)).unwrap();
-    text.lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let item = v["Item"].as_object_mut().unwrap();
-            for k in TIME_AND_LAKE {
-                item.remove(k);
-            }
-            v
-        })
-        .collect()
-}
 
 #[test]
 fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake() {
@@ -153,8 +127,8 @@ fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake() {
     }
     for store in ["bags.jsonl", "scenes.jsonl"] {
         assert_eq!(
-            store_items(crashed.path(), store),
-            store_items(clean.path(), store),
+            store_items(crashed.path(), store, &TIME_AND_LAKE),
+            store_items(clean.path(), store, &TIME_AND_LAKE),
             "seed {seed}: {store}"
         );
     }

@@ -64,21 +64,64 @@ pub fn sample_bags() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-bags")
 }
 
+/// `bagpipe run --quiet --config sample-bags/bagpipe.toml --out OUT sample-bags`.
+pub fn sample_run(out: &Path) -> Command {
+    let mut cmd = bagpipe();
+    cmd.args(["run", "--quiet", "--config"])
+        .arg(sample_bags().join("bagpipe.toml"))
+        .arg("--out")
+        .arg(out)
+        .arg(sample_bags());
+    cmd
+}
+
 /// The sample bags run with their config into a new local lake.
 pub fn sample_lake() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let config = sample_bags().join("bagpipe.toml");
-    let samples = sample_bags();
-    let out = run(
-        dir.path(),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            samples.to_str().unwrap(),
-        ],
-    );
+    let out = sample_run(dir.path()).output().expect("bagpipe runs");
     assert!(out.status.success(), "{}", show(&out));
     dir
+}
+
+/// The items of a local JSONL store (`dynamodb/<file>`) keyed
+/// `bag_file/scene_id`, without the attributes in `strip`.
+pub fn store_items(
+    root: &Path,
+    file: &str,
+    strip: &[&str],
+) -> std::collections::BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(root.join("dynamodb").join(file)).unwrap();
+    items_by_key(
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["Item"].clone())
+            .collect(),
+        strip,
+    )
+}
+
+/// Items keyed `bag_file/scene_id` (DynamoDB JSON), without the
+/// attributes in `strip`.
+pub fn items_by_key(
+    items: Vec<Value>,
+    strip: &[&str],
+) -> std::collections::BTreeMap<String, Value> {
+    items
+        .into_iter()
+        .map(|mut item| {
+            let bag_file = item["bag_file"]["S"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an item without a string bag_file: {item}"));
+            let key = format!(
+                "{bag_file}/{}",
+                item["scene_id"]["S"].as_str().unwrap_or("")
+            );
+            let obj = item.as_object_mut().unwrap();
+            for k in strip {
+                obj.remove(*k);
+            }
+            (key, item)
+        })
+        .collect()
 }
 
 /// The catalogue items of a local lake, by `bag_file`.
