@@ -161,6 +161,32 @@ mod moto_helpers {
         ns.sort();
         assert_eq!(ns, (0..30).collect::<Vec<_>>());
 
+        // Items holding S3's XML error body (as a bag's `error` does) come
+        // back whole, several to a page: moto rewrites `<RequestId>` in
+        // every answer, and unpatched it cut from the first item's to the
+        // last one's, taking attributes and items with it.
+        let errors = unique("ddb-xml-strings");
+        create_table(endpoint, &errors, "id", None);
+        let xml = |i: usize| {
+            format!(
+                "PUT failed: 500: <?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code>\
+                 <RequestId>REQ{i}</RequestId></Error>"
+            )
+        };
+        for i in 0..3 {
+            dynamodb(
+                endpoint,
+                "PutItem",
+                &json!({"TableName": errors, "Item": {"id": {"S": format!("b{i}")}, "error": {"S": xml(i)}, "after": {"N": i.to_string()}}}),
+            );
+        }
+        let mut items = scan_table(endpoint, &errors);
+        items.sort_by_key(|it| it["id"]["S"].as_str().map(str::to_owned));
+        let expected: Vec<Value> = (0..3)
+            .map(|i| json!({"id": {"S": format!("b{i}")}, "error": {"S": xml(i)}, "after": {"N": i.to_string()}}))
+            .collect();
+        assert_eq!(items, expected);
+
         let single = unique("ddb-hash-only");
         create_table(endpoint, &single, "id", None);
         assert_eq!(scan_table(endpoint, &single), Vec::<Value>::new());
