@@ -12,3 +12,4 @@
 pub mod events;
 pub mod handler;
 pub mod metrics;
+pub mod samples;

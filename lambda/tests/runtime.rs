@@ -15,6 +15,9 @@ use bagpipe::catalog::{JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH};
 use bagpipe::config::Config;
 use bagpipe::lake::{Lake, LocalLake};
 use bagpipe::pipeline::{self, Context, NoProgress, Source};
+use bagpipe_lambda::samples::{
+    eventbridge_event, s3_notification, s3_record, sns_event, sqs_event, sqs_record,
+};
 use bagpipe_test_harness::{
     Fault, FaultPlan, FaultProxy, Invocation, Outcome, RuntimeApi, aws_env, create_bucket,
     create_table, get_object, list_objects, moto, put_object, scan_table, unique,
@@ -171,77 +174,15 @@ impl Drop for Lambda {
     }
 }
 
-/// An S3 event notification record, the key URL-encoded as S3 sends it.
-fn s3_record(bucket: &str, encoded_key: &str) -> Value {
-    json!({
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventTime": "2026-11-22T10:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "bagpipe-ingest",
-            "bucket": { "name": bucket, "arn": format!("arn:aws:s3:::{bucket}") },
-            "object": { "key": encoded_key, "size": 1, "eTag": "0", "sequencer": "0" }
-        }
-    })
-}
-
+/// The S3 notification of one upload, the key already encoded as S3
+/// sends it (the tests give exact encodings, `+` and `%2B` among them).
 fn s3_event(bucket: &str, encoded_key: &str) -> Value {
-    json!({ "Records": [s3_record(bucket, encoded_key)] })
-}
-
-fn sqs_message(id: &str, body: &str) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
-        "body": body,
-        "attributes": { "ApproximateReceiveCount": "1" },
-        "messageAttributes": {},
-        "md5OfBody": "0",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bagpipe-ingest",
-        "awsRegion": "us-east-1"
-    })
-}
-
-fn sns_event(inner: &Value) -> Value {
-    json!({ "Records": [{
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:bagpipe:1",
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:bagpipe",
-            "Subject": "Amazon S3 Notification",
-            "Message": inner.to_string(),
-            "Timestamp": "2026-11-22T10:00:00.000Z",
-            "MessageAttributes": {}
-        }
-    }]})
-}
-
-fn eventbridge_event(bucket: &str, key: &str) -> Value {
-    json!({
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-22T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{bucket}")],
-        "detail": {
-            "version": "0",
-            "bucket": { "name": bucket },
-            "object": { "key": key, "size": 1, "etag": "0", "sequencer": "0" },
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject"
-        }
-    })
+    s3_notification(vec![s3_record(
+        "ObjectCreated:Put",
+        bucket,
+        encoded_key,
+        Some(1),
+    )])
 }
 
 fn response(inv: &Invocation) -> &Value {
@@ -337,20 +278,30 @@ fn every_delivery_shape_runs_the_pipeline_through_the_runtime_loop() {
 
     // 2. SQS: a bag under a key with a space and a `+`, a file that is not
     // a bag, a malformed message, a key that is not a .bag, a missing object.
-    let sqs = json!({ "Records": [
-        sqs_message("m1", &s3_event(&aws.ingest, "drive+4/run%2B0002.bag").to_string()),
-        sqs_message("m2", &s3_event(&aws.ingest, "junk/not_a_bag.bag").to_string()),
-        sqs_message("m3", "{this is not json"),
-        sqs_message("m4", &s3_event(&aws.ingest, "notes/readme.txt").to_string()),
-        sqs_message("m5", &s3_event(&aws.ingest, "drives/gone.bag").to_string()),
-    ]});
+    let sqs = sqs_event(vec![
+        sqs_record(
+            "m1",
+            &s3_event(&aws.ingest, "drive+4/run%2B0002.bag").to_string(),
+        ),
+        sqs_record(
+            "m2",
+            &s3_event(&aws.ingest, "junk/not_a_bag.bag").to_string(),
+        ),
+        sqs_record("m3", "{this is not json"),
+        sqs_record("m4", &s3_event(&aws.ingest, "notes/readme.txt").to_string()),
+        sqs_record("m5", &s3_event(&aws.ingest, "drives/gone.bag").to_string()),
+    ]);
     api.add_event(sqs);
     // 3. SNS. 4. EventBridge, for the first bag again.
-    api.add_event(sns_event(&s3_event(
+    api.add_event(sns_event(
+        &s3_event(&aws.ingest, "drives/drive_0003_lz4.bag").to_string(),
+    ));
+    api.add_event(eventbridge_event(
+        "Object Created",
         &aws.ingest,
-        "drives/drive_0003_lz4.bag",
-    )));
-    api.add_event(eventbridge_event(&aws.ingest, "drives/drive_0001_raw.bag"));
+        "drives/drive_0001_raw.bag",
+        1,
+    ));
     let all = api.wait(WAIT);
     assert_eq!(all.len(), 4);
 
@@ -568,7 +519,7 @@ fn faults_are_retried_and_throttling_that_persists_asks_for_a_retry() {
     });
     let body = s3_event(&aws.ingest, "drives/drive_0002_bz2.bag").to_string();
     let api = RuntimeApi::start(vec![
-        json!({ "Records": [sqs_message("q1", &body)] }),
+        sqs_event(vec![sqs_record("q1", &body)]),
         s3_event(&aws.ingest, "drives/drive_0002_bz2.bag"),
     ]);
     let lambda = aws.lambda(&api, &proxy.endpoint, logs.path(), "throttled");

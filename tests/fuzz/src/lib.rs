@@ -12,9 +12,10 @@
 //! holds no more values than its bytes can, a decompressed chunk is exactly
 //! the size its header claims, an S3 key survives every delivery shape.
 //!
-//! The config parser and the Lambda's event parser are included by path
-//! rather than through their crates: both are leaf modules (serde, toml,
-//! `scenes::config`; serde_json, percent-encoding) whose crates pull in the
+//! The config parser, the Lambda's event parser and its sample events are
+//! included by path rather than through their crates: all are leaf modules
+//! (serde, toml, `scenes::config`; serde_json, percent-encoding) whose
+//! crates pull in the
 //! AWS SDK, which the fuzz build would otherwise compile a second time with
 //! coverage instrumentation (about 15 minutes of CI on 2 cores).
 
@@ -22,6 +23,9 @@
 pub mod cli_config;
 #[path = "../../../lambda/src/events.rs"]
 pub mod lambda_events;
+// Named as in the Lambda crate: `events.rs`'s unit tests use `crate::samples`.
+#[path = "../../../lambda/src/samples.rs"]
+pub mod samples;
 
 pub mod bag;
 pub mod config;

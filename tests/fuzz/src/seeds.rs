@@ -17,6 +17,7 @@ use extractor::records::Compression;
 use extractor::testing::BagBuilder;
 
 use crate::s3_event;
+use crate::samples::{s3_notification, s3_record, test_event};
 
 /// Largest seed: fuzzing is fastest on small inputs, and the targets run
 /// with `-max_len` of this size.
@@ -226,10 +227,13 @@ fn add_events(corpus: &mut Corpus) {
     for (_, event) in s3_event::shapes("ingest", "drive 4/run+0002 ü.bag", 1_234_567) {
         put(corpus, "s3_event", event.to_string().into_bytes());
     }
-    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-22T10:00:00.000Z","Bucket":"ingest","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}"#;
-    put(corpus, "s3_event", test_event.as_bytes().to_vec());
-    let mut removed = s3_event::s3_notification("ingest", "old.bag", 0);
-    removed["Records"][0]["eventName"] = "ObjectRemoved:Delete".into();
+    put(corpus, "s3_event", test_event().to_string().into_bytes());
+    let removed = s3_notification(vec![s3_record(
+        "ObjectRemoved:Delete",
+        "ingest",
+        "old.bag",
+        None,
+    )]);
     put(corpus, "s3_event", removed.to_string().into_bytes());
     for key in ["drives/run.bag", "a b/c+d%2B.bag", "日本/データ.bag"] {
         put(corpus, "s3_event", key.as_bytes().to_vec());
