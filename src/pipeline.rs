@@ -674,9 +674,12 @@ fn extract_bag(
     record.start_time_ns = report.start_time_ns;
     record.end_time_ns = report.end_time_ns;
     record.topics = topic_records(&topics, &names, &report);
-    record
-        .warnings
-        .extend(report_warnings(&topics, &plan, &report));
+    record.warnings.extend(report_warnings(
+        &topics,
+        &plan,
+        &report,
+        &layout.connection_offsets,
+    ));
     if report.message_count == 0 {
         record.warnings.push("the bag has no messages".to_string());
     }
@@ -869,6 +872,7 @@ fn report_warnings(
     groups: &[TopicGroup],
     plan: &ExtractPlan,
     report: &ExtractReport,
+    connection_offsets: &BTreeMap<u32, u64>,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     for (offset, reason) in &report.skipped_chunks {
@@ -887,8 +891,14 @@ fn report_warnings(
                 .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
                 .sum();
             if let Err(reason) = &v.layout {
+                let at = v
+                    .conns
+                    .first()
+                    .and_then(|c| Some((c, connection_offsets.get(c)?)))
+                    .map(|(c, offset)| format!(" (connection {c}, defined at offset {offset})"))
+                    .unwrap_or_default();
                 warnings.push(format!(
-                    "topic {}: definition of {} unusable ({reason}); {read} messages skipped",
+                    "topic {}: definition of {}{at} unusable ({reason}); {read} messages skipped",
                     g.topic, v.datatype
                 ));
             }

@@ -250,14 +250,30 @@ fn unknown_connection_ids_and_bad_definitions_are_warnings() {
         // One message of the good topic that is too short: skipped alone.
         .message(0, 2_000_000_000, &[1, 2, 3])
         .message(0, 3_000_000_000, &point(3.0, 4.0));
-    let (item, out) = run_bytes(dir.path(), "defs", &b.build());
+    let bytes = b.build();
+    let (item, out) = run_bytes(dir.path(), "defs", &bytes);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(status(&item), "DONE");
     let w = warnings(&item);
+    let broken = w
+        .iter()
+        .find(|w| w.contains("/broken") && w.contains("2 messages skipped"))
+        .unwrap_or_else(|| panic!("{w:?}"));
+    // The warning names the connection and where its record is: at that
+    // offset the bag holds a connection record (op 7) of `/broken`.
+    let offset: usize = broken
+        .split("(connection 1, defined at offset ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no connection offset in {broken:?}"));
+    let header_len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+    let header = &bytes[offset + 4..offset + 4 + header_len];
+    let has = |field: &[u8]| header.windows(field.len()).any(|w| w == field);
     assert!(
-        w.iter()
-            .any(|w| w.contains("/broken") && w.contains("2 messages skipped")),
-        "{w:?}"
+        has(b"op=\x07") && has(b"topic=/broken"),
+        "offset {offset} is not /broken's connection record: {:?}",
+        String::from_utf8_lossy(header)
     );
     assert!(
         w.iter()

@@ -116,6 +116,10 @@ pub struct BagLayout {
     /// Unique by id, in connection-record order in the file (index section
     /// order when indexed; chunk order, then the index section, when scanned).
     pub connections: Vec<Connection>,
+    /// Where each connection in `connections` is defined: the offset of
+    /// the record kept, or of the chunk holding it (a record inside a
+    /// compressed chunk has no offset of its own in the file). For errors.
+    pub connection_offsets: BTreeMap<u32, u64>,
     /// In file order.
     pub chunks: Vec<ChunkInfo>,
     /// Messages per connection id, from the chunk infos (indexed) or the
@@ -220,6 +224,7 @@ pub fn read_layout(src: &dyn ReadAt) -> Result<BagLayout> {
         Ok(indexed) => Ok(BagLayout {
             file_len,
             connections: indexed.connections,
+            connection_offsets: indexed.connection_offsets,
             chunks: indexed.chunks,
             message_counts: indexed.message_counts,
             mode: IndexMode::Indexed,
@@ -588,6 +593,7 @@ impl From<String> for IndexProblem {
 
 struct Indexed {
     connections: Vec<Connection>,
+    connection_offsets: BTreeMap<u32, u64>,
     chunks: Vec<ChunkInfo>,
     message_counts: BTreeMap<u32, u64>,
     warnings: Vec<Warning>,
@@ -763,7 +769,11 @@ fn read_index(
         }
     }
 
-    let connections = connections.list;
+    let ConnectionSet {
+        list: connections,
+        offsets: connection_offsets,
+        ..
+    } = connections;
     let mut message_counts: BTreeMap<u32, u64> = connections.iter().map(|c| (c.id, 0)).collect();
     for (_, info) in &infos {
         for &(conn, count) in &info.counts {
@@ -772,6 +782,7 @@ fn read_index(
     }
     Ok(Indexed {
         connections,
+        connection_offsets,
         chunks,
         message_counts,
         warnings,
@@ -782,6 +793,8 @@ fn read_index(
 #[derive(Default)]
 struct ConnectionSet {
     list: Vec<Connection>,
+    /// The offset each kept connection was added with.
+    offsets: BTreeMap<u32, u64>,
     index_of: HashMap<u32, usize>,
     capped: bool,
 }
@@ -820,6 +833,7 @@ impl ConnectionSet {
             return;
         }
         self.index_of.insert(conn.id, self.list.len());
+        self.offsets.insert(conn.id, offset);
         self.list.push(conn);
     }
 }
@@ -828,6 +842,7 @@ impl ConnectionSet {
 #[derive(Default)]
 struct ScanResult {
     connections: Vec<Connection>,
+    connection_offsets: BTreeMap<u32, u64>,
     chunks: Vec<ChunkInfo>,
     message_counts: BTreeMap<u32, u64>,
     /// In file order.
@@ -975,6 +990,7 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
         connections.add(conn, offset, &mut found);
     }
     result.connections = connections.list;
+    result.connection_offsets = connections.offsets;
     for conn in &result.connections {
         result.message_counts.entry(conn.id).or_default();
     }
@@ -1067,6 +1083,7 @@ fn scanned_layout(
     BagLayout {
         file_len,
         connections: scan.connections,
+        connection_offsets: scan.connection_offsets,
         chunks: scan.chunks,
         message_counts: scan.message_counts,
         mode: IndexMode::Scanned { reason },

@@ -109,6 +109,42 @@ fn patch_field(bag: &mut [u8], from: usize, name: &str, value: &[u8]) {
 
 // ---------------------------------------------------------------- round trips
 
+/// The header of the record at `offset`, as text (for field checks).
+fn header_at(bag: &[u8], offset: u64) -> String {
+    let at = offset as usize;
+    let len = u32::from_le_bytes(bag[at..at + 4].try_into().unwrap()) as usize;
+    String::from_utf8_lossy(&bag[at + 4..at + 4 + len]).into_owned()
+}
+
+#[test]
+fn each_connection_is_placed_at_its_record_or_its_chunk() {
+    for compression in COMPRESSIONS {
+        let (builder, _) = sample(300);
+        let builder = builder.compression(compression).chunk_threshold(4000);
+        // Indexed: the connection record in the index section.
+        let bytes = builder.build();
+        let layout = read_layout(&bytes).unwrap();
+        assert_eq!(layout.connection_offsets.len(), layout.connections.len());
+        for c in &layout.connections {
+            let header = header_at(&bytes, layout.connection_offsets[&c.id]);
+            assert!(
+                header.contains("op=\u{7}") && header.contains(&format!("topic={}", c.topic)),
+                "{compression}: connection {}: {header:?}",
+                c.id
+            );
+        }
+        // Scanned: the chunk that holds the record (its first use).
+        let bytes = builder.clone().with_index(false).build();
+        let layout = read_layout(&bytes).unwrap();
+        let chunks: Vec<u64> = layout.chunks.iter().map(|c| c.offset).collect();
+        for c in &layout.connections {
+            let offset = layout.connection_offsets[&c.id];
+            assert!(chunks.contains(&offset), "{compression}: {offset}");
+            assert!(header_at(&bytes, offset).contains("op=\u{5}"));
+        }
+    }
+}
+
 #[test]
 fn round_trip_every_compression_with_and_without_index() {
     for compression in COMPRESSIONS {
