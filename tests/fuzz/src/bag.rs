@@ -4,8 +4,9 @@
 //!
 //! Properties: reading the layout either fails because the input is not a
 //! v2.0 bag, or gives chunks in file order that start inside the file,
-//! connections unique by id each with a message count, and warnings that
-//! name offsets inside the file. Each chunk then reads to exactly the size
+//! connections unique by id each with a message count and an offset inside
+//! the file where it is defined, and warnings that name offsets inside the
+//! file. Each chunk then reads to exactly the size
 //! its header claims, with every message inside it, or fails with an error
 //! naming that chunk's offset.
 
@@ -31,7 +32,14 @@ pub fn check(input: &[u8]) {
     for conn in &layout.connections {
         assert!(ids.insert(conn.id), "connection {} listed twice", conn.id);
         assert!(layout.message_counts.contains_key(&conn.id));
+        let at = layout.connection_offsets.get(&conn.id);
+        assert!(
+            at.is_some_and(|&at| at < len),
+            "connection {} defined at {at:?} of a {len}-byte file",
+            conn.id
+        );
     }
+    assert_eq!(layout.connection_offsets.len(), layout.connections.len());
     for w in &layout.warnings {
         if let Some(offset) = w.offset {
             assert!(
