@@ -894,8 +894,10 @@ fn report_warnings(
                 let at = v
                     .conns
                     .first()
-                    .and_then(|c| Some((c, connection_offsets.get(c)?)))
-                    .map(|(c, offset)| format!(" (connection {c}, defined at offset {offset})"))
+                    .and_then(|c| {
+                        let offset = connection_offsets.get(c)?;
+                        Some(format!(" (connection {c}, defined at offset {offset})"))
+                    })
                     .unwrap_or_default();
                 warnings.push(format!(
                     "topic {}: definition of {}{at} unusable ({reason}); {read} messages skipped",

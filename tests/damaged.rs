@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use extractor::bag::Compression;
-use extractor::testing::BagBuilder;
+use extractor::testing::{BagBuilder, record_header_at};
 use serde_json::Value;
 
 use crate::util::*;
@@ -261,14 +261,13 @@ fn unknown_connection_ids_and_bad_definitions_are_warnings() {
         .unwrap_or_else(|| panic!("{w:?}"));
     // The warning names the connection and where its record is: at that
     // offset the bag holds a connection record (op 7) of `/broken`.
-    let offset: usize = broken
+    let offset: u64 = broken
         .split("(connection 1, defined at offset ")
         .nth(1)
         .and_then(|rest| rest.split(')').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no connection offset in {broken:?}"));
-    let header_len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
-    let header = &bytes[offset + 4..offset + 4 + header_len];
+    let header = record_header_at(&bytes, offset);
     let has = |field: &[u8]| header.windows(field.len()).any(|w| w == field);
     assert!(
         has(b"op=\x07") && has(b"topic=/broken"),

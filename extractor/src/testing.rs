@@ -367,6 +367,14 @@ pub fn write_record(out: &mut Vec<u8>, header: &[u8], data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// The header of the record that starts at `offset` in `bag` (the
+/// `<header>` of [`write_record`]'s layout), for checks of where a record is.
+pub fn record_header_at(bag: &[u8], offset: u64) -> &[u8] {
+    let at = usize::try_from(offset).expect("an offset inside a bag in memory");
+    let len = u32::from_le_bytes(bag[at..at + 4].try_into().expect("4 bytes")) as usize;
+    &bag[at + 4..at + 4 + len]
+}
+
 /// A ROS time (`sec` u32 LE, `nsec` u32 LE) from nanoseconds.
 pub fn time_bytes(time_ns: u64) -> [u8; 8] {
     let sec = (time_ns / 1_000_000_000) as u32;

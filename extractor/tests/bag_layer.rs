@@ -111,9 +111,7 @@ fn patch_field(bag: &mut [u8], from: usize, name: &str, value: &[u8]) {
 
 /// The header of the record at `offset`, as text (for field checks).
 fn header_at(bag: &[u8], offset: u64) -> String {
-    let at = offset as usize;
-    let len = u32::from_le_bytes(bag[at..at + 4].try_into().unwrap()) as usize;
-    String::from_utf8_lossy(&bag[at + 4..at + 4 + len]).into_owned()
+    String::from_utf8_lossy(testing::record_header_at(bag, offset)).into_owned()
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! v2.0 bag, or gives chunks in file order that start inside the file,
 //! connections unique by id each with a message count and an offset inside
 //! the file where it is defined, and warnings that name offsets inside the
-//! file. Each chunk then reads to exactly the size
-//! its header claims, with every message inside it, or fails with an error
-//! naming that chunk's offset.
+//! file. Each chunk then reads to exactly the size its header claims, with
+//! every message inside it, or fails with an error naming that chunk's
+//! offset.
 
 use std::collections::HashSet;
 

@@ -15,9 +15,9 @@
 //! The config parser, the Lambda's event parser and its sample events are
 //! included by path rather than through their crates: all are leaf modules
 //! (serde, toml, `scenes::config`; serde_json, percent-encoding) whose
-//! crates pull in the
-//! AWS SDK, which the fuzz build would otherwise compile a second time with
-//! coverage instrumentation (about 15 minutes of CI on 2 cores).
+//! crates pull in the AWS SDK, which the fuzz build would otherwise compile
+//! a second time with coverage instrumentation (about 15 minutes of CI on
+//! 2 cores).
 
 #[path = "../../../src/config.rs"]
 pub mod cli_config;
