@@ -288,8 +288,16 @@ impl Status {
 /// One type of a topic in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicVariant {
+    /// The type name (ROS 2: normalised to `pkg/msg/Type`).
     pub datatype: String,
-    pub md5sum: String,
+    /// ROS1: the md5sum the bag names.
+    pub md5sum: Option<String>,
+    /// ROS 2: the type hash of the definition decoded with (or the one the
+    /// bag records, when none could be used).
+    pub type_hash: Option<String>,
+    /// ROS 2: where the definition came from (`embedded`, `msg_paths`,
+    /// `builtin`), when one was found.
+    pub definition_source: Option<String>,
     pub message_count: u64,
     pub table: Option<String>,
 }
@@ -298,7 +306,15 @@ impl TopicVariant {
     fn to_attr(&self, variants: &[TopicVariant]) -> Attr {
         let mut m = BTreeMap::new();
         m.insert("type".to_string(), Attr::s(&self.datatype));
-        m.insert("md5sum".to_string(), Attr::s(&self.md5sum));
+        if let Some(md5) = &self.md5sum {
+            m.insert("md5sum".to_string(), Attr::s(md5));
+        }
+        if let Some(h) = &self.type_hash {
+            m.insert("type_hash".to_string(), Attr::s(h));
+        }
+        if let Some(d) = &self.definition_source {
+            m.insert("definition_source".to_string(), Attr::s(d));
+        }
         m.insert("message_count".to_string(), Attr::n(self.message_count));
         if let Some(t) = &self.table {
             m.insert("table".to_string(), Attr::s(t));
@@ -325,6 +341,12 @@ pub struct TopicRecord {
 pub struct BagRecord {
     pub bag_file: String,
     pub source_url: String,
+    /// The storage format (`ros1`, `mcap`, `sqlite3`), once known.
+    pub format: Option<String>,
+    /// A rosbag2 directory's storage files: (name, bytes).
+    pub storage_files: Vec<(String, u64)>,
+    /// The ROS distribution the bag says it was recorded with.
+    pub ros_distro: Option<String>,
     pub size_bytes: u64,
     pub start_time_ns: Option<u64>,
     pub end_time_ns: Option<u64>,
@@ -341,6 +363,28 @@ impl BagRecord {
         let mut item = Item::new();
         item.insert("bag_file".into(), Attr::s(&self.bag_file));
         item.insert("source_url".into(), Attr::s(&self.source_url));
+        if let Some(f) = &self.format {
+            item.insert("format".into(), Attr::s(f));
+        }
+        if !self.storage_files.is_empty() {
+            item.insert(
+                "storage_files".into(),
+                Attr::L(
+                    self.storage_files
+                        .iter()
+                        .map(|(name, size)| {
+                            let mut m = BTreeMap::new();
+                            m.insert("name".to_string(), Attr::s(name));
+                            m.insert("size_bytes".to_string(), Attr::n(size));
+                            Attr::M(m)
+                        })
+                        .collect(),
+                ),
+            );
+        }
+        if let Some(d) = &self.ros_distro {
+            item.insert("ros_distro".into(), Attr::s(d));
+        }
         item.insert("size_bytes".into(), Attr::n(self.size_bytes));
         if let Some(t) = self.start_time_ns {
             item.insert("start_time_ns".into(), Attr::n(t));

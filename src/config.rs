@@ -27,6 +27,10 @@ pub struct RawConfig {
 pub struct ExtractConfig {
     /// Topics to extract; empty means every topic in the bag.
     pub topics: Vec<String>,
+    /// Directories of `.msg` files (`<dir>/<package>/msg/<Type>.msg`, the
+    /// layout of a ROS 2 install's `share/`) for types a ROS 2 bag does not
+    /// define; searched before the built-in standard interfaces.
+    pub msg_paths: Vec<std::path::PathBuf>,
 }
 
 /// `[sync]`.
@@ -206,6 +210,16 @@ impl RawConfig {
     /// Checks every value, naming the key of the first one at fault.
     pub fn validate(self) -> Result<Config, ConfigError> {
         check_topics("extract.topics", &self.extract.topics)?;
+        if let Some(p) = self
+            .extract
+            .msg_paths
+            .iter()
+            .find(|p| p.as_os_str().is_empty())
+        {
+            return Err(ConfigError(format!(
+                "extract.msg_paths: {p:?}: a directory name is empty"
+            )));
+        }
         check_topics("sync.topics", &self.sync.topics)?;
         if self.sync.interval_ms == 0 {
             return Err(ConfigError(

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use extractor::bag::{self, BagLayout, IndexMode};
-use extractor::source::ReadAt;
+use extractor::container::{Bag, BagLayout, ENCODING_CDR, ENCODING_ROS1, Format, IndexMode};
 use rayon::prelude::*;
 
 /// Formats nanoseconds since the epoch as UTC with milliseconds.
@@ -38,19 +37,39 @@ pub fn format_bytes(n: u64) -> String {
     }
 }
 
-/// The `rosbag info`-like summary of a bag's layout.
+/// The `rosbag info`-like summary of a bag's layout, whatever its format.
 pub fn describe(name: &str, layout: &BagLayout) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "path:        {name}");
-    let _ = writeln!(out, "version:     2.0");
-    let _ = writeln!(out, "size:        {}", format_bytes(layout.file_len));
-    let index = match &layout.mode {
-        IndexMode::Indexed => "indexed".to_string(),
-        IndexMode::Scanned { reason } => format!("recovered by scanning ({reason})"),
+    let format = match layout.format {
+        Format::Ros1 => "ROS1 bag v2.0".to_string(),
+        Format::Mcap => format!(
+            "MCAP (profile {:?}, library {:?})",
+            layout.profile.as_deref().unwrap_or(""),
+            layout.library.as_deref().unwrap_or("")
+        ),
+        Format::Sqlite3 => "rosbag2 sqlite3".to_string(),
+    };
+    let _ = writeln!(out, "format:      {format}");
+    if let Some(d) = &layout.ros_distro {
+        let _ = writeln!(out, "ros_distro:  {d}");
+    }
+    let _ = writeln!(out, "size:        {}", format_bytes(layout.size_bytes()));
+    if layout.files.len() > 1 {
+        let _ = writeln!(out, "storage:     {} files", layout.files.len());
+        for f in &layout.files {
+            let _ = writeln!(out, "  {}  {}", f.name, format_bytes(f.size_bytes));
+        }
+    }
+    let index = match (&layout.mode, layout.format) {
+        (IndexMode::Indexed, Format::Ros1) => "indexed".to_string(),
+        (IndexMode::Indexed, Format::Mcap) => "indexed (summary)".to_string(),
+        (IndexMode::Indexed, Format::Sqlite3) => "database".to_string(),
+        (IndexMode::Scanned { reason }, _) => format!("recovered by scanning ({reason})"),
     };
     let _ = writeln!(out, "index:       {index}");
-    let start = layout.chunks.iter().filter_map(|c| c.start_time_ns).min();
-    let end = layout.chunks.iter().filter_map(|c| c.end_time_ns).max();
+    let start = layout.units.iter().filter_map(|c| c.start_time_ns).min();
+    let end = layout.units.iter().filter_map(|c| c.end_time_ns).max();
     if let (Some(s), Some(e)) = (start, end) {
         let _ = writeln!(out, "start:       {} ({s})", format_time(s));
         let _ = writeln!(out, "end:         {} ({e})", format_time(e));
@@ -61,31 +80,40 @@ pub fn describe(name: &str, layout: &BagLayout) -> String {
         );
     }
     let mut by_compression: BTreeMap<String, usize> = BTreeMap::new();
-    for c in &layout.chunks {
+    for c in &layout.units {
         *by_compression.entry(c.compression.to_string()).or_default() += 1;
     }
+    let unit_name = match layout.format {
+        Format::Sqlite3 => "row ranges",
+        _ => "chunks",
+    };
     let compression: Vec<String> = by_compression
         .iter()
-        .map(|(k, n)| format!("{k} [{n}/{} chunks]", layout.chunks.len()))
+        .map(|(k, n)| format!("{k} [{n}/{} {unit_name}]", layout.units.len()))
         .collect();
-    let uncompressed: u64 = layout.chunks.iter().map(|c| c.uncompressed_len).sum();
+    let uncompressed: u64 = layout.units.iter().map(|c| c.size).sum();
     let _ = writeln!(
         out,
-        "chunks:      {} ({} uncompressed)",
-        layout.chunks.len(),
+        "{:13}{} ({} uncompressed)",
+        format!("{unit_name}:"),
+        layout.units.len(),
         format_bytes(uncompressed)
     );
-    if !compression.is_empty() {
+    if !compression.is_empty() && layout.format != Format::Sqlite3 {
         let _ = writeln!(out, "compression: {}", compression.join(", "));
     }
     let total: u64 = layout.message_counts.values().sum();
     let _ = writeln!(out, "messages:    {total}");
-    let mut topics: BTreeMap<&str, (u64, Vec<&str>, usize)> = BTreeMap::new();
+    let mut topics: BTreeMap<&str, (u64, Vec<String>, usize)> = BTreeMap::new();
     for c in &layout.connections {
         let e = topics.entry(&c.topic).or_default();
         e.0 += layout.message_counts.get(&c.id).copied().unwrap_or(0);
-        if !e.1.contains(&c.datatype.as_str()) {
-            e.1.push(&c.datatype);
+        let ty = match c.encoding.as_str() {
+            ENCODING_ROS1 | ENCODING_CDR => c.datatype.clone(),
+            other => format!("{} [{other}]", c.datatype),
+        };
+        if !e.1.contains(&ty) {
+            e.1.push(ty);
         }
         e.2 += 1;
     }
@@ -120,21 +148,24 @@ pub struct ScanReport {
     pub seconds: f64,
 }
 
-/// Reads and decompresses every chunk in parallel, decoding nothing.
-pub fn scan(src: &dyn ReadAt, layout: &BagLayout) -> ScanReport {
+/// Reads and decompresses every unit in parallel, decoding nothing.
+pub fn scan(bag: &Bag) -> ScanReport {
+    let layout = &bag.layout;
     let started = Instant::now();
+    bag.prefetch(&layout.units);
     let results: Vec<_> = layout
-        .chunks
+        .units
         .par_iter()
         .map(|c| {
-            bag::read_chunk(src, c).map(|contents| (contents.messages.len(), contents.data.len()))
+            bag.read_unit(c)
+                .map(|contents| (contents.messages.len(), contents.data.len()))
         })
         .collect();
     let mut report = ScanReport {
-        chunks: layout.chunks.len(),
+        chunks: layout.units.len(),
         failed_chunks: 0,
         messages: 0,
-        compressed_bytes: layout.chunks.iter().map(|c| c.compressed_len).sum(),
+        compressed_bytes: layout.units.iter().map(|c| c.read_len).sum(),
         uncompressed_bytes: 0,
         seconds: 0.0,
     };

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dynamo;
 pub mod failure;
 pub mod glue;
+pub mod input;
 pub mod inspect;
 pub mod lake;
 pub mod naming;

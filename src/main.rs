@@ -244,8 +244,16 @@ fn run(
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
-            Config::from_toml(&text)
-                .map_err(|e| usage(format!("--config {}: {e}", path.display())))?
+            let mut config = Config::from_toml(&text)
+                .map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
+            // msg_paths are relative to the configuration file.
+            let base = path.parent().unwrap_or(std::path::Path::new(""));
+            for dir in &mut config.extract.msg_paths {
+                if dir.is_relative() {
+                    *dir = base.join(&*dir);
+                }
+            }
+            config
         }
         None => Config::default(),
     };
@@ -263,7 +271,9 @@ fn run(
             _ => anyhow::Error::new(e).context(format!("listing {input}")),
         })?;
         if found.is_empty() {
-            return Err(usage(format!("{input}: no .bag files found")));
+            return Err(usage(format!(
+                "{input}: no bags found (.bag, .mcap or .db3 files, each also as .zstd, or rosbag2 directories)"
+            )));
         }
         sources.extend(found);
     }
@@ -474,25 +484,32 @@ fn athena_ddl(root: &str, location: Option<&str>) -> Result<()> {
 }
 
 fn inspect(bag: &str, do_scan: bool) -> Result<()> {
-    let source = match bagpipe::s3::S3Url::parse(bag) {
-        Some(url) => {
-            let url = url.map_err(usage)?;
-            Source::s3(&url.bucket, &url.key)
+    let found = pipeline::inputs(bag).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => {
+            usage(format!("{bag}: {e}"))
         }
-        None => {
-            Source::local(std::path::Path::new(bag)).map_err(|e| usage(format!("{bag}: {e}")))?
+        _ => anyhow::Error::new(e).context(format!("listing {bag}")),
+    })?;
+    let source = match found.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(usage(format!("{bag}: no bag there"))),
+        many => {
+            return Err(usage(format!(
+                "{bag}: holds {} bags; inspect one of them ({}, ...)",
+                many.len(),
+                many[0].url
+            )));
         }
     };
     // The error names the file or object already.
-    let src = source.open().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => usage(e.to_string()),
-        _ => anyhow::Error::new(e),
-    })?;
-    let layout = extractor::bag::read_layout(src.as_ref()).with_context(|| bag.to_string())?;
+    let opened = source
+        .open()
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let layout = &opened.layout;
     let mut out = String::new();
-    out.push_str(&describe(bag, &layout));
+    out.push_str(&describe(bag, layout));
     if do_scan {
-        let r = scan(src.as_ref(), &layout);
+        let r = scan(&opened);
         let mb = r.compressed_bytes as f64 / 1e6;
         outln!(
             out,

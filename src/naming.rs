@@ -3,19 +3,26 @@
 
 use md5::{Digest, Md5};
 
-/// Extensions stripped from a bag's file name to form its `bag_file`.
-pub const BAG_EXTENSIONS: [&str; 3] = [".bag", ".mcap", ".db3"];
+pub use extractor::container::{BAG_EXTENSIONS, ZSTD_EXTENSION, is_bag_name};
 
-/// `bag_file` of an input: its file name without directory and extension,
-/// every character outside `[A-Za-z0-9._-]` replaced by `_`.
+/// `bag_file` of an input: its file name without directory and extension
+/// (`.bag`, `.mcap`, `.db3`, each optionally followed by `.zstd`), or a
+/// rosbag2 directory's own name (a key ending in `/`); every character
+/// outside `[A-Za-z0-9._-]` replaced by `_`.
 ///
 /// `s3://ingest/drive 4/run_0012.bag` gives `run_0012`.
 pub fn bag_file(source: &str) -> String {
-    let name = source.rsplit('/').next().unwrap_or(source);
-    let stem = BAG_EXTENSIONS
-        .iter()
-        .find_map(|ext| name.strip_suffix(ext))
-        .unwrap_or(name);
+    let trimmed = source.trim_end_matches('/');
+    let name = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    let stem = if source.ends_with('/') {
+        name
+    } else {
+        let unzipped = name.strip_suffix(ZSTD_EXTENSION).unwrap_or(name);
+        BAG_EXTENSIONS
+            .iter()
+            .find_map(|ext| unzipped.strip_suffix(ext))
+            .unwrap_or(name)
+    };
     stem.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -68,6 +75,15 @@ mod tests {
         assert_eq!(bag_file("dir/rec.db3"), "rec");
         assert_eq!(bag_file("name.bag.active"), "name.bag.active");
         assert_eq!(bag_file("ünï.bag"), "_n_");
+        assert_eq!(
+            bag_file("rosbag2_file_compressed.db3.zstd"),
+            "rosbag2_file_compressed"
+        );
+        assert_eq!(bag_file("x.mcap.zstd"), "x");
+        assert_eq!(bag_file("x.zstd"), "x.zstd");
+        assert_eq!(bag_file("/data/rosbag2 talker/"), "rosbag2_talker");
+        assert_eq!(bag_file("s3://b/drives/run_7/"), "run_7");
+        assert!(is_bag_name("a.db3.zstd") && is_bag_name("a.bag") && !is_bag_name("a.yaml"));
     }
 
     #[test]

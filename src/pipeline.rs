@@ -1,128 +1,35 @@
-//! One run of the pipeline over a list of bags: resolving inputs, the
-//! `bag_file` conflict rule, and each bag's stages (extract now; sync and
-//! scenes in later stages), with its catalogue item kept current.
+//! One run of the pipeline over a list of bags: the `bag_file` conflict
+//! rule, and each bag's stages (extract, synchronize, scenes, Glue), with
+//! its catalogue item kept current.
 //!
 //! Everything here goes through [`Lake`] and [`ItemStore`], so the local
-//! back-ends and the AWS ones share this logic.
+//! back-ends and the AWS ones share this logic, and through the extractor's
+//! shared container types, so ROS1 and ROS 2 bags share it too.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use extractor::bag::{self, BagLayout};
+use extractor::container::{Bag, Connection};
 use extractor::decode::Layout;
+use extractor::definition::builtin::Definitions;
+use extractor::definition::resolve::{self, Version};
 use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
-use extractor::records::Connection;
-use extractor::source::{FileSource, ReadAt};
 
 use crate::athena::{self, TableCatalog, TableDef};
 use crate::catalog::{Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant};
 use crate::config::Config;
 use crate::failure::Failure;
-use crate::lake::{Lake, encode_path};
-use crate::naming::{bag_file, md5_prefix, md5_prefix_of, table_name};
-use crate::registry::Registry;
-use crate::s3::{S3Source, S3Url};
+use crate::input::extractor_failure;
+pub use crate::input::{Source, inputs, local_inputs};
+use crate::lake::Lake;
+use crate::naming::{md5_prefix_of, table_name};
+use crate::registry::{Registry, suffixed};
 use crate::stages::{self, ExtractedTable};
 use crate::writer::{PartitionWriter, partition_dir, remove_stale};
 
 /// Directory of the per-topic tables under the output root.
 pub const TOPICS_DIR: &str = "topics";
-
-/// One input bag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    /// `file:///abs/path` (percent-encoded) or `s3://bucket/key`.
-    pub url: String,
-    /// The bucket (`""` for a local file).
-    pub bucket: String,
-    /// The object key, or the absolute path of a local file.
-    pub key: String,
-    /// The local file, for local sources.
-    pub path: Option<PathBuf>,
-}
-
-impl Source {
-    /// A local file source (the path made absolute and canonical, so the
-    /// same file always gives the same `source_url`).
-    pub fn local(path: &Path) -> std::io::Result<Source> {
-        let abs = std::fs::canonicalize(path)?;
-        let key = abs.to_string_lossy().to_string();
-        Ok(Source {
-            url: format!("file://{}", encode_path(&key)),
-            bucket: String::new(),
-            key,
-            path: Some(abs),
-        })
-    }
-
-    /// An object on S3.
-    pub fn s3(bucket: &str, key: &str) -> Source {
-        Source {
-            url: S3Url::url_of(bucket, key),
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            path: None,
-        }
-    }
-
-    /// Opens the bag for ranged reads: a local file, or the S3 object.
-    pub fn open(&self) -> std::io::Result<Box<dyn ReadAt>> {
-        match &self.path {
-            Some(path) => Ok(Box::new(FileSource::open(path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("opening {}: {e}", path.display()))
-            })?)),
-            None => Ok(Box::new(S3Source::open(&self.bucket, &self.key)?)),
-        }
-    }
-
-    /// The `bag_file` this source gives.
-    pub fn bag_file(&self) -> String {
-        bag_file(&self.key)
-    }
-}
-
-/// Finds the bags of one command-line input: `s3://bucket/key` (one bag),
-/// `s3://bucket/prefix/` (every `.bag` under it, in byte order of the
-/// key), a local bag file, or a local directory searched recursively in
-/// byte order of the full path.
-pub fn inputs(input: &str) -> std::io::Result<Vec<Source>> {
-    match S3Url::parse(input) {
-        Some(Err(e)) => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
-        Some(Ok(url)) if url.key.is_empty() || url.key.ends_with('/') => {
-            Ok(crate::s3::list_bags(&url.bucket, &url.key)?
-                .into_iter()
-                .map(|(key, _)| Source::s3(&url.bucket, &key))
-                .collect())
-        }
-        Some(Ok(url)) => Ok(vec![Source::s3(&url.bucket, &url.key)]),
-        None => local_inputs(Path::new(input.strip_prefix("file://").unwrap_or(input))),
-    }
-}
-
-/// Finds the bags of a local input: a bag file, or a directory searched
-/// recursively in byte order of the full path.
-pub fn local_inputs(input: &Path) -> std::io::Result<Vec<Source>> {
-    let meta = std::fs::metadata(input)?;
-    if meta.is_file() {
-        return Ok(vec![Source::local(input)?]);
-    }
-    let mut found = Vec::new();
-    let mut stack = vec![input.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "bag") {
-                found.push(Source::local(&path)?);
-            }
-        }
-    }
-    found.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-    Ok(found)
-}
 
 /// What a run needs: where outputs go and how to run.
 pub struct Context {
@@ -258,23 +165,30 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
         });
     }
     // Phase 1, in parallel: open every bag and read its layout (the index,
-    // or a recovery scan).
+    // the summary, the database, or a recovery scan).
     let opened: Vec<Option<Result<Opened, Failure>>> = planned
         .par_iter()
         .map(|p| p.as_ref().ok().map(|source| open_bag(source)))
         .collect();
-    // Phase 2, in input order: assign tables, so which bag registers a
-    // table first does not depend on thread timing.
+    // Phase 2, in input order: choose tables, so which bag gets a table
+    // name first does not depend on thread timing.
+    let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
+    let registry = Registry::new(ctx.lake.as_ref());
+    let mut intents = Intents::default();
     let jobs: Vec<Result<(&Source, Prepared), Box<BagOutcome>>> = planned
         .into_iter()
         .zip(opened)
         .map(|(p, opened)| {
             let source = p?;
             let opened = opened.expect("opened when planned");
-            Ok((source, prepare(ctx, opened)))
+            Ok((
+                source,
+                prepare(ctx, source, opened, &definitions, &registry, &mut intents),
+            ))
         })
         .collect();
-    // Phase 3, in parallel: extract, synchronize, find scenes.
+    // Phase 3, in parallel: extract, register what was written, synchronize,
+    // find scenes.
     jobs.into_par_iter()
         .map(|job| match job {
             Ok((source, prepared)) => run_bag(ctx, source, prepared),
@@ -294,18 +208,23 @@ fn conflict(name: &str, source: &Source, owner: &str) -> Failure {
 /// A bag opened and its layout read.
 struct Opened {
     started: Instant,
-    src: Box<dyn ReadAt>,
-    layout: BagLayout,
+    bag: Bag,
 }
 
-/// A bag ready to extract: opened, its topics grouped, its tables assigned.
-/// On error, what failed and when the bag started.
-type Prepared = Result<Ready, (Instant, u64, Failure)>;
+/// A bag that could not be opened: when it started, its size if known,
+/// and why.
+struct NotOpened {
+    started: Instant,
+    size: u64,
+    failure: Failure,
+}
+
+/// A bag ready to extract: opened, its topics grouped, its tables chosen.
+type Prepared = Result<Ready, NotOpened>;
 
 struct Ready {
     started: Instant,
-    src: Box<dyn ReadAt>,
-    layout: BagLayout,
+    bag: Bag,
     topics: Vec<TopicGroup>,
     plan: ExtractPlan,
     names: TableNames,
@@ -314,51 +233,39 @@ struct Ready {
 /// Opens a source and reads its layout.
 fn open_bag(source: &Source) -> Result<Opened, Failure> {
     let started = Instant::now();
-    let src = source
-        .open()
-        .map_err(|e| Failure::io(format_args!("opening {}", source.url), &e))?;
-    let layout = bag::read_layout(src.as_ref()).map_err(|e| extractor_failure(&source.url, &e))?;
-    Ok(Opened {
-        started,
-        src,
-        layout,
-    })
+    let bag = source.open()?;
+    Ok(Opened { started, bag })
 }
 
-/// An extractor error as a failure of the bag at `url`. Reading or writing
-/// that failed (a dropped connection, a storage error) may pass; anything
-/// else is what the bytes say (not a bag, an unsupported version).
-fn extractor_failure(url: &str, e: &extractor::Error) -> Failure {
-    let message = format!("{url}: {e}");
-    match e {
-        extractor::Error::Io { source, .. } => Failure {
-            retryable: Failure::io_is_retryable(source),
-            message,
-        },
-        extractor::Error::Sink { .. } => Failure::transient(message),
-        _ => Failure::permanent(message),
-    }
-}
-
-/// Groups the bag's topics and assigns their tables (registering them).
-fn prepare(ctx: &Context, opened: Result<Opened, Failure>) -> Prepared {
-    let opened = opened.map_err(|e| (Instant::now(), 0, e))?;
-    let topics = group_topics(&opened.layout.connections);
-    let registry = Registry::new(ctx.lake.as_ref());
-    match plan_tables(&topics, &ctx.config, &registry) {
+/// Groups the bag's topics and chooses their tables (registering nothing:
+/// a table is registered once a row is written to it).
+fn prepare(
+    ctx: &Context,
+    source: &Source,
+    opened: Result<Opened, Failure>,
+    definitions: &Definitions,
+    registry: &Registry,
+    intents: &mut Intents,
+) -> Prepared {
+    let opened = opened.map_err(|failure| NotOpened {
+        started: Instant::now(),
+        size: source.size_bytes().unwrap_or(0),
+        failure,
+    })?;
+    let topics = group_topics(&opened.bag.layout.connections, definitions);
+    match plan_tables(&topics, &ctx.config, registry, intents) {
         Ok((plan, names)) => Ok(Ready {
             started: opened.started,
-            src: opened.src,
-            layout: opened.layout,
+            bag: opened.bag,
             topics,
             plan,
             names,
         }),
-        Err(e) => Err((
-            opened.started,
-            opened.src.len(),
-            Failure::io("schema registry", &e),
-        )),
+        Err(e) => Err(NotOpened {
+            started: opened.started,
+            size: opened.bag.layout.size_bytes(),
+            failure: Failure::io("schema registry", &e),
+        }),
     }
 }
 
@@ -366,12 +273,15 @@ fn prepare(ctx: &Context, opened: Result<Opened, Failure>) -> Prepared {
 fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
     let started = match &prepared {
         Ok(ready) => ready.started,
-        Err((started, _, _)) => *started,
+        Err(n) => n.started,
     };
     let name = source.bag_file();
     let mut record = BagRecord {
         bag_file: name.clone(),
         source_url: source.url.clone(),
+        format: None,
+        storage_files: Vec::new(),
+        ros_distro: None,
         size_bytes: 0,
         start_time_ns: None,
         end_time_ns: None,
@@ -400,9 +310,9 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
     };
     let result = match prepared {
         Ok(ready) => run_stages(ctx, source, ready, &mut record, &mut outcome),
-        Err((_, size, e)) => {
-            record.size_bytes = size;
-            Err(e)
+        Err(n) => {
+            record.size_bytes = n.size;
+            Err(n.failure)
         }
     };
     outcome.message_count = record.message_count;
@@ -623,7 +533,8 @@ struct Written {
     rows: u64,
 }
 
-/// The extract stage: bag → topic tables, filling in `record`.
+/// The extract stage: bag → topic tables, filling in `record`; registers
+/// each table a row was written to.
 fn extract_bag(
     ctx: &Context,
     source: &Source,
@@ -631,14 +542,23 @@ fn extract_bag(
     record: &mut BagRecord,
 ) -> Result<(Vec<ExtractedTable>, Written), Failure> {
     let Ready {
-        src,
-        layout,
+        bag,
         topics,
         plan,
-        names,
+        mut names,
         ..
     } = ready;
-    record.size_bytes = src.len();
+    let layout = &bag.layout;
+    record.size_bytes = layout.size_bytes();
+    record.format = Some(layout.format.as_str().to_string());
+    if source.is_directory() {
+        record.storage_files = layout
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.size_bytes))
+            .collect();
+    }
+    record.ros_distro = layout.ros_distro.clone();
     record
         .warnings
         .extend(layout.warnings.iter().map(|w| w.message.clone()));
@@ -656,30 +576,61 @@ fn extract_bag(
     let mut writer = PartitionWriter::new(ctx.lake.as_ref(), table_dirs);
     let progress = (ctx.progress)(
         &record.bag_file,
-        layout.chunks.iter().map(|c| c.compressed_len).sum(),
+        layout.units.iter().map(|u| u.read_len).sum(),
     );
-    let report = extract::extract(src.as_ref(), &layout, &plan, &mut writer, &|n| {
-        progress.advance(n)
-    });
+    let report = extract::extract(&bag, &plan, &mut writer, &|n| progress.advance(n));
     progress.finish();
     let report = report.map_err(|e| extractor_failure(&source.url, &e))?;
     let files = writer
         .finish()
         .map_err(|e| Failure::io("writing the topic tables", &e))?;
-    let written: Vec<String> = files.iter().flatten().cloned().collect();
+    // Register the tables rows went to (a table nothing was written to
+    // claims nothing), then remove what this run did not write.
+    let registry = Registry::new(ctx.lake.as_ref());
+    let mut lost = Vec::new();
+    for (i, t) in plan.tables.iter().enumerate() {
+        if files[i].is_empty() {
+            continue;
+        }
+        let claimed = registry
+            .claim(&t.name, &t.datatype, &t.version, t.layout.schema())
+            .map_err(|e| Failure::io(format_args!("registering table {}", t.name), &e))?;
+        if !claimed {
+            lost.push(t.name.clone());
+        }
+    }
+    let written: Vec<String> = files
+        .iter()
+        .zip(&plan.tables)
+        .filter(|(_, t)| !lost.contains(&t.name))
+        .flat_map(|(f, _)| f.iter().cloned())
+        .collect();
     remove_stale(ctx.lake.as_ref(), TOPICS_DIR, &record.bag_file, &written)
         .map_err(|e| Failure::io("removing the previous run's files", &e))?;
+    if !lost.is_empty() {
+        return Err(Failure::transient(format!(
+            "table {} was registered for another type version by a concurrent run while this bag was extracted; run it again",
+            lost.join(", ")
+        )));
+    }
+    // Only tables that hold this bag's rows are named in the catalogue.
+    for name in names.iter_mut().flatten() {
+        let wrote = name
+            .as_ref()
+            .and_then(|n| plan.tables.iter().position(|t| t.name == *n))
+            .is_some_and(|i| !files[i].is_empty());
+        if !wrote {
+            *name = None;
+        }
+    }
 
     record.message_count = report.message_count;
     record.start_time_ns = report.start_time_ns;
     record.end_time_ns = report.end_time_ns;
     record.topics = topic_records(&topics, &names, &report);
-    record.warnings.extend(report_warnings(
-        &topics,
-        &plan,
-        &report,
-        &layout.connection_offsets,
-    ));
+    record
+        .warnings
+        .extend(report_warnings(&bag, &topics, &plan, &report));
     if report.message_count == 0 {
         record.warnings.push("the bag has no messages".to_string());
     }
@@ -715,12 +666,23 @@ fn extract_bag(
     ))
 }
 
-/// The connections of one topic that share an md5sum (one layout).
+/// The connections of one topic that share a type version (one layout).
 struct Variant {
+    /// As the catalogue names it (ROS 2: `pkg/msg/Type`).
     datatype: String,
-    md5sum: String,
+    /// What groups the connections: the version, or the type name when no
+    /// version is known.
+    key: Version,
+    /// The version the catalogue shows (md5sum, or the type hash computed
+    /// or recorded), when known.
+    version: Option<Version>,
     conns: Vec<u32>,
     layout: Result<Arc<Layout>, String>,
+    /// Where the definition came from (ROS 2).
+    source: Option<&'static str>,
+    /// What resolving the type noticed (a recorded hash that differs).
+    notes: Vec<String>,
+    ros2: bool,
 }
 
 /// A topic and its types, first type first.
@@ -729,18 +691,31 @@ struct TopicGroup {
     variants: Vec<Variant>,
 }
 
-/// Groups connections by topic and md5sum, in connection-record order,
-/// compiling each distinct definition once.
-fn group_topics(connections: &[Connection]) -> Vec<TopicGroup> {
+/// Groups connections by topic and type version, in bag order, resolving
+/// and compiling each distinct definition once.
+fn group_topics(connections: &[Connection], definitions: &Definitions) -> Vec<TopicGroup> {
+    type Key = (String, String, String, String, Option<String>);
     let mut groups: Vec<TopicGroup> = Vec::new();
-    let mut compiled: HashMap<(String, String), Result<Arc<Layout>, String>> = HashMap::new();
+    let mut compiled: HashMap<Key, (resolve::Resolution, Result<Arc<Layout>, String>)> =
+        HashMap::new();
     let mut compile = |c: &Connection| {
+        let key = (
+            c.encoding.clone(),
+            c.schema_encoding.clone(),
+            c.datatype.clone(),
+            c.definition.clone(),
+            c.md5sum.clone().or_else(|| c.type_hash.clone()),
+        );
         compiled
-            .entry((c.datatype.clone(), c.message_definition.clone()))
+            .entry(key)
             .or_insert_with(|| {
-                extractor::msgdef::parse(&c.datatype, &c.message_definition)
-                    .map(|t| Arc::new(Layout::new(&t)))
-                    .map_err(|e| e.to_string())
+                let r = resolve::resolve(c, definitions);
+                let layout = r
+                    .outcome
+                    .as_ref()
+                    .map(|ok| Arc::new(Layout::new(&ok.msg, ok.wire)))
+                    .map_err(Clone::clone);
+                (r, layout)
             })
             .clone()
     };
@@ -755,41 +730,104 @@ fn group_topics(connections: &[Connection]) -> Vec<TopicGroup> {
                 groups.len() - 1
             }
         };
+        let (resolution, layout) = compile(c);
+        let key = resolution.version_key();
         let group = &mut groups[gi];
-        match group
-            .variants
-            .iter_mut()
-            .find(|v| v.md5sum.eq_ignore_ascii_case(&c.md5sum))
-        {
+        match group.variants.iter_mut().find(|v| v.key.same(&key)) {
             Some(v) => {
                 v.conns.push(c.id);
-                // A later connection of the same layout may carry a usable
+                // A later connection of the same version may carry a usable
                 // definition where the first did not.
-                if v.layout.is_err()
-                    && let Ok(l) = compile(c)
-                {
-                    v.layout = Ok(l);
+                if v.layout.is_err() && layout.is_ok() {
+                    v.layout = layout;
+                    v.source = resolution.outcome.as_ref().ok().map(|r| r.source.as_str());
                 }
             }
             None => group.variants.push(Variant {
-                datatype: c.datatype.clone(),
-                md5sum: c.md5sum.clone(),
+                datatype: resolution.datatype.clone(),
+                version: resolution
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .map(|r| r.version.clone())
+                    .or(resolution.version.clone()),
+                key,
                 conns: vec![c.id],
-                layout: compile(c),
+                source: resolution.outcome.as_ref().ok().map(|r| r.source.as_str()),
+                notes: resolution.warnings.clone(),
+                ros2: c.encoding != extractor::container::ENCODING_ROS1,
+                layout,
             }),
         }
     }
     groups
 }
 
-/// Table names per topic group and variant (`None`: not extracted).
+/// Table names per topic group and variant (`None`: not extracted, or,
+/// once extracted, no row written).
 type TableNames = Vec<Vec<Option<String>>>;
 
-/// Assigns a table to every extracted, decodable topic type.
+/// The tables this run means to write, in input order: what a later bag
+/// of the run must not take for another version before the first
+/// registers it.
+#[derive(Default)]
+struct Intents {
+    by_table: HashMap<String, (Version, serde_json::Value)>,
+}
+
+impl Intents {
+    /// The table (`name`, or its suffixed form) messages of this version
+    /// and schema go to, given the registry and the run's earlier bags.
+    fn choose(
+        &mut self,
+        registry: &Registry,
+        name: &str,
+        version: &Version,
+        schema: &arrow_schema::Schema,
+        suffix_only: bool,
+    ) -> std::io::Result<String> {
+        let json = serde_json::to_value(schema).map_err(std::io::Error::other)?;
+        let candidates = if suffix_only {
+            vec![suffixed(name, version)]
+        } else {
+            vec![name.to_string(), suffixed(name, version)]
+        };
+        for (i, table) in candidates.iter().enumerate() {
+            let last = i + 1 == candidates.len();
+            let free = match registry.read(table)? {
+                Some(_) => registry.choose(table, version, schema)? == *table,
+                None => match self.by_table.get(table) {
+                    Some((v, s)) => {
+                        v.same(version)
+                            || (std::mem::discriminant(v) != std::mem::discriminant(version)
+                                && *s == json)
+                    }
+                    None => true,
+                },
+            };
+            if free {
+                self.by_table
+                    .entry(table.clone())
+                    .or_insert((version.clone(), json.clone()));
+                return Ok(table.clone());
+            }
+            if last {
+                return Err(std::io::Error::other(format!(
+                    "table {table} is registered in _schemas/{table}.json for another type version than {}",
+                    version.text()
+                )));
+            }
+        }
+        unreachable!("the last candidate returns")
+    }
+}
+
+/// Chooses a table for every extracted, decodable topic type.
 fn plan_tables(
     groups: &[TopicGroup],
     config: &Config,
     registry: &Registry,
+    intents: &mut Intents,
 ) -> std::io::Result<(ExtractPlan, TableNames)> {
     let mut plan = ExtractPlan::default();
     let mut taken: HashMap<String, &str> = HashMap::new();
@@ -811,17 +849,15 @@ fn plan_tables(
         taken.insert(base.clone(), &g.topic);
         for (vi, v) in g.variants.iter().enumerate() {
             let Ok(layout) = &v.layout else { continue };
-            let name = if vi == 0 {
-                registry.assign(&base, &v.datatype, &v.md5sum, layout.schema())?
-            } else {
-                let suffixed = format!("{base}__{}", md5_prefix(&v.md5sum));
-                registry.assign_exact(&suffixed, &v.datatype, &v.md5sum, layout.schema())?
-            };
+            let Some(version) = &v.version else { continue };
+            let name = intents.choose(registry, &base, version, layout.schema(), vi > 0)?;
             let index = plan.tables.len();
             names[gi][vi] = Some(name.clone());
             plan.tables.push(TablePlan {
                 name,
                 topic: g.topic.clone(),
+                datatype: v.datatype.clone(),
+                version: version.clone(),
                 layout: layout.clone(),
             });
             for &conn in &v.conns {
@@ -842,15 +878,24 @@ fn topic_records(
         .iter()
         .zip(names)
         .map(|(g, names)| {
-            let mut variants = g.variants.iter().zip(names).map(|(v, table)| TopicVariant {
-                datatype: v.datatype.clone(),
-                md5sum: v.md5sum.clone(),
-                message_count: v
-                    .conns
-                    .iter()
-                    .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
-                    .sum(),
-                table: table.clone(),
+            let mut variants = g.variants.iter().zip(names).map(|(v, table)| {
+                let (md5sum, type_hash) = match (&v.version, v.ros2) {
+                    (Some(Version::Md5(m)), _) => (Some(m.clone()), None),
+                    (Some(Version::TypeHash(h)), _) => (None, Some(h.clone())),
+                    (None, _) => (None, None),
+                };
+                TopicVariant {
+                    datatype: v.datatype.clone(),
+                    md5sum,
+                    type_hash,
+                    definition_source: v.source.map(str::to_string).filter(|_| v.ros2),
+                    message_count: v
+                        .conns
+                        .iter()
+                        .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
+                        .sum(),
+                    table: table.clone(),
+                }
             });
             let first = variants
                 .next()
@@ -867,17 +912,19 @@ fn topic_records(
 }
 
 /// Per-topic warnings: unusable definitions, messages that did not decode,
-/// replaced UTF-8, chunks skipped, unknown connections.
+/// replaced UTF-8, units skipped, unknown connections.
 fn report_warnings(
+    bag: &Bag,
     groups: &[TopicGroup],
     plan: &ExtractPlan,
     report: &ExtractReport,
-    connection_offsets: &BTreeMap<u32, u64>,
 ) -> Vec<String> {
+    let layout = &bag.layout;
     let mut warnings = Vec::new();
-    for (offset, reason) in &report.skipped_chunks {
-        warnings.push(format!("chunk at offset {offset} skipped: {reason}"));
+    for (unit, reason) in &report.skipped_chunks {
+        warnings.push(format!("{unit} skipped: {reason}"));
     }
+    warnings.extend(report.partial_units.iter().cloned());
     for (conn, n) in &report.unknown_connections {
         warnings.push(format!(
             "{n} messages name connection id {conn}, which no connection record defines; skipped"
@@ -890,19 +937,33 @@ fn report_warnings(
                 .iter()
                 .map(|c| report.messages_per_conn.get(c).copied().unwrap_or(0))
                 .sum();
+            for note in &v.notes {
+                warnings.push(format!("topic {}: {note}", g.topic));
+            }
             if let Err(reason) = &v.layout {
                 let at = v
                     .conns
                     .first()
-                    .and_then(|c| {
-                        let offset = connection_offsets.get(c)?;
-                        Some(format!(" (connection {c}, defined at offset {offset})"))
+                    .map(|c| match layout.connection_offsets.get(c) {
+                        Some(offset) => format!(" (connection {c}, defined at offset {offset})"),
+                        None => {
+                            let file = layout.connection(*c).map_or(0, |conn| conn.file);
+                            format!(" ({})", layout.in_file(file, format!("connection {c}")))
+                        }
                     })
                     .unwrap_or_default();
-                warnings.push(format!(
-                    "topic {}: definition of {}{at} unusable ({reason}); {read} messages skipped",
-                    g.topic, v.datatype
-                ));
+                let what = if v.datatype.is_empty() {
+                    "definition".to_string()
+                } else {
+                    format!("definition of {}", v.datatype)
+                };
+                // A topic with no message needs no warning: nothing is lost.
+                if read > 0 {
+                    warnings.push(format!(
+                        "topic {}: {what}{at} unusable ({reason}); {read} messages skipped",
+                        g.topic
+                    ));
+                }
             }
         }
         let failed: Vec<_> = g

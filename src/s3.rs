@@ -369,9 +369,9 @@ impl Drop for S3Source {
     }
 }
 
-/// Every `.bag` object under `s3://bucket/prefix`, in byte order of the
+/// Every object under `s3://bucket/prefix`, in byte order of the
 /// key, with its size.
-pub fn list_bags(bucket: &str, prefix: &str) -> io::Result<Vec<(String, u64)>> {
+pub fn list_objects(bucket: &str, prefix: &str) -> io::Result<Vec<(String, u64)>> {
     let store = store(bucket)?;
     let url = S3Url::url_of(bucket, prefix);
     let trimmed = prefix.trim_end_matches('/');
@@ -382,13 +382,23 @@ pub fn list_bags(bucket: &str, prefix: &str) -> io::Result<Vec<(String, u64)>> {
     };
     let objects: Vec<_> = block_on(store.list(location.as_ref()).try_collect())
         .map_err(|e: object_store::Error| io_error(&url, e))?;
-    let mut bags: Vec<(String, u64)> = objects
+    let mut keys: Vec<(String, u64)> = objects
         .into_iter()
         .map(|m| (m.location.to_string(), m.size))
-        .filter(|(key, _)| key.ends_with(".bag"))
         .collect();
-    bags.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(bags)
+    keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(keys)
+}
+
+/// Whether an object exists (a HEAD request).
+pub fn exists(bucket: &str, key: &str) -> io::Result<bool> {
+    let store = store(bucket)?;
+    let path = object_path(bucket, key)?;
+    match block_on(store.head(&path)) {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(io_error(&S3Url::url_of(bucket, key), e)),
+    }
 }
 
 /// A whole (small) object, e.g. a configuration file: the bucket read as

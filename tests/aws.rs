@@ -21,10 +21,12 @@ use crate::util::{
     bagpipe, files_under, items_by_key, python, run, sample_bags, sample_lake, show, store_items,
 };
 
-const SAMPLES: [&str; 3] = [
+/// The sample bags: three ROS1 files and a rosbag2 directory.
+const SAMPLES: [&str; 4] = [
     "drive_0001_raw.bag",
     "drive_0002_bz2.bag",
     "drive_0003_lz4.bag",
+    "drive_0004_ros2",
 ];
 
 /// Buckets and tables of one test, on the shared moto server.
@@ -52,13 +54,32 @@ impl Aws {
         create_table(&aws.endpoint, &aws.scenes, "bag_file", Some("scene_id"));
         create_table(&aws.endpoint, &aws.bags, "bag_file", None);
         for name in SAMPLES {
-            let bytes = std::fs::read(sample_bags().join(name)).unwrap();
-            put_object(
-                &aws.endpoint,
-                &aws.ingest,
-                &format!("drives/{name}"),
-                &bytes,
-            );
+            let path = sample_bags().join(name);
+            // A rosbag2 directory goes up as its files, metadata.yaml last.
+            let mut files: Vec<(String, std::path::PathBuf)> = if path.is_dir() {
+                let mut inside: Vec<_> = std::fs::read_dir(&path)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .map(|p| {
+                        (
+                            format!("drives/{name}/{}", p.file_name().unwrap().to_string_lossy()),
+                            p,
+                        )
+                    })
+                    .collect();
+                inside.sort_by_key(|(key, _)| key.ends_with("metadata.yaml"));
+                inside
+            } else {
+                vec![(format!("drives/{name}"), path)]
+            };
+            for (key, file) in files.drain(..) {
+                put_object(
+                    &aws.endpoint,
+                    &aws.ingest,
+                    &key,
+                    &std::fs::read(file).unwrap(),
+                );
+            }
         }
         aws
     }
@@ -186,21 +207,38 @@ fn s3_run_writes_the_bytes_of_a_local_run_and_records_to_dynamodb() {
 
     // Where things are, as the records name them.
     let bags = scan_table(&aws.endpoint, &aws.bags);
-    assert_eq!(bags.len(), 3);
+    assert_eq!(bags.len(), 4);
+    // A file's key, or a rosbag2 directory's (its prefix, ending in `/`).
+    let key_of = |name: &str| {
+        if name.ends_with("ros2") {
+            format!("drives/{name}/")
+        } else {
+            format!("drives/{name}.bag")
+        }
+    };
     for item in &bags {
         let name = item["bag_file"]["S"].as_str().unwrap();
         assert_eq!(item["status"]["S"], "DONE", "{item}");
         assert_eq!(
             item["source_url"]["S"],
-            format!("s3://{}/drives/{name}.bag", aws.ingest)
+            format!("s3://{}/{}", aws.ingest, key_of(name))
         );
     }
+    let ros2 = bags
+        .iter()
+        .find(|i| i["bag_file"]["S"] == "drive_0004_ros2")
+        .unwrap();
+    assert_eq!(ros2["format"]["S"], "mcap");
+    assert_eq!(
+        ros2["storage_files"]["L"][0]["M"]["name"]["S"],
+        "drive_0004_ros2_0.mcap"
+    );
     let scenes = scan_table(&aws.endpoint, &aws.scenes);
-    assert_eq!(scenes.len(), 13, "4 + 5 + 4 scenes in the sample bags");
+    assert_eq!(scenes.len(), 17, "4 + 5 + 4 + 4 scenes in the sample bags");
     for s in &scenes {
         let name = s["bag_file"]["S"].as_str().unwrap();
         assert_eq!(s["bag_file_bucket"]["S"], aws.ingest.as_str());
-        assert_eq!(s["bag_file_prefix"]["S"], format!("drives/{name}.bag"));
+        assert_eq!(s["bag_file_prefix"]["S"], key_of(name));
         assert_eq!(
             s["synchronized_path"]["S"],
             format!("s3://{}/lake/synchronized/bag_file={name}/", aws.lake)
@@ -322,7 +360,7 @@ fn a_missing_object_and_a_malformed_url_are_usage_errors() {
         &[format!("s3://{}/none/", aws.ingest)],
     );
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no .bag files"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no bags found"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use extractor::bag::Compression;
+use extractor::container::ros1::bag::Compression;
 use extractor::testing::{BagBuilder, record_header_at};
 use serde_json::Value;
 

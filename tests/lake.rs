@@ -51,20 +51,25 @@ fn every_real_bag_lands_and_duckdb_reads_every_table() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let out = run(root, &[real_bags().to_str().unwrap()]);
-    // empty_file.bag is not a bag: that one fails, the others complete.
+    // empty_file.bag and the MCAP whose line endings were converted are
+    // not bags: those fail, the others (ROS1 and ROS 2) complete.
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let cat = catalog(root);
-    assert_eq!(cat.len(), real_ros1_bags().len());
+    assert_eq!(cat.len(), real_ros1_bags().len() + real_ros2_inputs().len());
     for (bag, item) in &cat {
         let status = item["status"]["S"].as_str().unwrap();
-        if bag == "empty_file" {
+        if bag == "empty_file" || bag == "mcap_crlf_mangled_nonros" {
             assert_eq!(status, "FAILED");
-            assert!(
-                item["error"]["S"]
-                    .as_str()
-                    .unwrap()
-                    .contains("not a ROS bag")
-            );
+            let error = item["error"]["S"].as_str().unwrap();
+            assert!(error.contains("not a ROS bag"), "{error}");
+            // Its size is known, and in the item.
+            let file = if bag == "empty_file" {
+                "empty_file.bag"
+            } else {
+                "mcap_crlf_mangled_nonros.mcap"
+            };
+            let size = std::fs::metadata(real_bag(file)).unwrap().len();
+            assert_eq!(item["size_bytes"]["N"], size.to_string(), "{item}");
             continue;
         }
         assert_eq!(status, "DONE", "{bag}: {item}");

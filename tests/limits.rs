@@ -9,8 +9,8 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use extractor::bag::{Compression, MAGIC};
-use extractor::records::{self, Connection, OP_CHUNK, OP_CHUNK_INFO, OP_MSG_DATA};
+use extractor::container::ros1::bag::{Compression, MAGIC};
+use extractor::container::ros1::records::{self, Connection, OP_CHUNK, OP_CHUNK_INFO, OP_MSG_DATA};
 use extractor::testing::{
     BagBuilder, compress, header, time_bytes, write_bag_header, write_connection, write_record,
 };

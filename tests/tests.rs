@@ -11,4 +11,5 @@ mod damaged;
 mod lake;
 mod limits;
 mod parity;
+mod ros2;
 mod scenes;

@@ -59,6 +59,19 @@ pub fn real_ros1_bags() -> Vec<PathBuf> {
     bags
 }
 
+/// Every ROS 2 input among the third-party files (sections C and D of
+/// their README): MCAP and sqlite3 files, `.zstd` files, rosbag2
+/// directories.
+pub fn real_ros2_inputs() -> Vec<PathBuf> {
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(real_bags())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e != "bag" && e != "md"))
+        .collect();
+    inputs.sort();
+    inputs
+}
+
 /// The committed sample bags.
 pub fn sample_bags() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-bags")

@@ -1,7 +1,12 @@
-//! The ROS-to-Arrow type mapping and the message decoder.
+//! The ROS-to-Arrow type mapping and the message decoder, for both wire
+//! formats ([`Wire`]): ROS1 serialization (packed little-endian) and CDR
+//! (XCDR1 as ROS 2 writes it: a 4-byte encapsulation header saying the
+//! byte order, then every value aligned to its size counted from the byte
+//! after that header, 8-byte values to 8).
 //!
-//! A [`Layout`] is compiled once per message definition: the Arrow schema of
-//! the topic table and a template tree of column buffers that mirrors it.
+//! A [`Layout`] is compiled once per message definition and wire format:
+//! the Arrow schema of the topic table and a template tree of column
+//! buffers that mirrors it.
 //! A [`MessageDecoder`] clones that template and decodes each message's
 //! bytes straight into the buffers (no intermediate value tree), then
 //! [`MessageDecoder::finish`] turns them into a [`RecordBatch`].
@@ -26,9 +31,16 @@
 //! | `T[]`, `T[N]` | List<T> |
 //! | `uint8[]`, `uint8[N]`, `char[]`, `char[N]` | Binary |
 //!
+//! ROS 2 adds: `byte` (octet) and `char` as Int16 (both unsigned); arrays of
+//! `uint8`, `byte` or `char` of any kind (`[]`, `[N]`, `[<=N]`) as Binary;
+//! bounded types as their unbounded form; and a field of type
+//! `builtin_interfaces/msg/Time` or `Duration` (`int32 sec, uint32
+//! nanosec`) as Int64 nanoseconds, `sec * 1e9 + nanosec`, so `header.stamp`
+//! has one type in ROS1 and ROS 2 tables.
+//!
 //! Fields whose type is a message with no columns (like `std_msgs/Empty`),
 //! and arrays of such messages, are left out of the schema; their bytes are
-//! still walked on the wire.
+//! still walked on the wire (none in ROS1, one in CDR).
 
 use std::sync::Arc;
 
@@ -40,8 +52,8 @@ use arrow_array::{
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 
+use crate::definition::{Arity, FieldType, MessageType, Primitive};
 use crate::error::{Error, Result};
-use crate::msgdef::{Arity, FieldType, MessageType, Primitive};
 
 /// Name of the receive-time column that leads every topic table.
 pub const LOG_TIME_COLUMN: &str = "log_time_ns";
@@ -59,12 +71,38 @@ pub const UINT64_PRECISION: u8 = 20;
 /// nested, would otherwise run unbounded. Real messages hold none.
 pub const MAX_EMPTY_ELEMENTS: usize = 1 << 16;
 
+/// How message bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// ROS1 serialization: little-endian, packed, no header.
+    Ros1,
+    /// CDR (XCDR1, either byte order): ROS 2.
+    Cdr,
+}
+
+/// A ROS 2 message with the layout of `builtin_interfaces/msg/Time`
+/// (`int32 sec, uint32 nanosec`), mapped to Int64 nanoseconds.
+pub fn is_ros2_stamp(msg: &MessageType) -> bool {
+    matches!(
+        msg.name.as_str(),
+        "builtin_interfaces/msg/Time" | "builtin_interfaces/msg/Duration"
+    ) && matches!(
+        msg.fields.as_slice(),
+        [s, n] if s.name == "sec"
+            && s.ty == FieldType::Primitive(Primitive::Int32)
+            && s.arity == Arity::Scalar
+            && n.name == "nanosec"
+            && n.ty == FieldType::Primitive(Primitive::UInt32)
+            && n.arity == Arity::Scalar
+    )
+}
+
 /// The Arrow type a ROS primitive maps to (scalar, not in an array).
 pub fn primitive_type(p: Primitive) -> DataType {
     match p {
         Primitive::Bool => DataType::Boolean,
         Primitive::Int8 => DataType::Int8,
-        Primitive::UInt8 | Primitive::Int16 => DataType::Int16,
+        Primitive::UInt8 | Primitive::Octet | Primitive::Int16 => DataType::Int16,
         Primitive::UInt16 | Primitive::Int32 => DataType::Int32,
         Primitive::UInt32 | Primitive::Int64 | Primitive::Time | Primitive::Duration => {
             DataType::Int64
@@ -80,15 +118,16 @@ pub fn primitive_type(p: Primitive) -> DataType {
 #[derive(Debug)]
 pub struct Layout {
     datatype: String,
+    wire: Wire,
     schema: SchemaRef,
     root: Col,
     root_min_size: usize,
 }
 
 impl Layout {
-    /// Compiles the layout of a parsed message type.
-    pub fn new(msg: &MessageType) -> Layout {
-        let (fields, slots, min) = compile_struct(msg);
+    /// Compiles the layout of a parsed message type for a wire format.
+    pub fn new(msg: &MessageType, wire: Wire) -> Layout {
+        let (fields, slots, min) = compile_struct(msg, wire);
         let mut schema_fields = vec![Arc::new(Field::new(
             LOG_TIME_COLUMN,
             DataType::Int64,
@@ -97,6 +136,7 @@ impl Layout {
         schema_fields.extend(fields.iter().cloned());
         Layout {
             datatype: msg.name.clone(),
+            wire,
             schema: Arc::new(Schema::new(schema_fields)),
             root: Col::Struct {
                 fields,
@@ -116,6 +156,11 @@ impl Layout {
     /// The ROS type this layout decodes.
     pub fn datatype(&self) -> &str {
         &self.datatype
+    }
+
+    /// The wire format it decodes.
+    pub fn wire(&self) -> Wire {
+        self.wire
     }
 
     /// Whether any column, at any depth, is Binary (images, point clouds).
@@ -168,34 +213,12 @@ impl MessageDecoder {
     }
 
     /// Decodes one message as a row. On error nothing is appended: the
-    /// message must decode to exactly its length.
+    /// message must decode to exactly its length (CDR: up to 3 bytes of
+    /// final padding may follow the last field).
     pub fn decode(&mut self, log_time_ns: i64, bytes: &[u8]) -> Result<()> {
         let rows = self.times.len();
         let utf8_before = self.invalid_utf8;
-        let mut cur = Cursor {
-            buf: bytes,
-            pos: 0,
-            empty_left: MAX_EMPTY_ELEMENTS,
-        };
-        let outcome = if bytes.len() < self.layout.root_min_size {
-            Err(format!(
-                "{} bytes, but a {} needs at least {}",
-                bytes.len(),
-                self.layout.datatype,
-                self.layout.root_min_size
-            ))
-        } else {
-            self.root
-                .decode_one(&mut cur, &mut self.invalid_utf8)
-                .and_then(|()| match cur.remaining() {
-                    0 => Ok(()),
-                    left => Err(format!(
-                        "decoded {} of its {} bytes ({left} left over)",
-                        cur.pos,
-                        bytes.len()
-                    )),
-                })
-        };
+        let outcome = self.decode_body(bytes);
         match outcome {
             Ok(()) => {
                 self.times.push(log_time_ns);
@@ -208,6 +231,40 @@ impl MessageDecoder {
                     reason: format!("{} message: {reason}", self.layout.datatype),
                 })
             }
+        }
+    }
+
+    fn decode_body(&mut self, bytes: &[u8]) -> DecodeResult {
+        let (body, big, slack) = match self.layout.wire {
+            Wire::Ros1 => (bytes, false, 0),
+            Wire::Cdr => {
+                let (big, body) = cdr_header(bytes)?;
+                (body, big, CDR_MAX_PADDING)
+            }
+        };
+        if body.len() < self.layout.root_min_size {
+            return Err(format!(
+                "{} bytes, but a {} needs at least {}",
+                bytes.len(),
+                self.layout.datatype,
+                self.layout.root_min_size
+            ));
+        }
+        let mut cur = Cursor {
+            buf: body,
+            pos: 0,
+            empty_left: MAX_EMPTY_ELEMENTS,
+            cdr: self.layout.wire == Wire::Cdr,
+            big,
+        };
+        self.root.decode_one(&mut cur, &mut self.invalid_utf8)?;
+        match cur.remaining() {
+            left if left <= slack => Ok(()),
+            left => Err(format!(
+                "decoded {} of its {} bytes ({left} left over)",
+                bytes.len() - left,
+                bytes.len()
+            )),
         }
     }
 
@@ -230,12 +287,51 @@ impl MessageDecoder {
     }
 }
 
-/// A bounds-checked little-endian reader over one message's bytes.
+/// Bytes of final padding a CDR message may carry after its last field.
+pub const CDR_MAX_PADDING: usize = 3;
+
+/// Checks a CDR encapsulation header; returns whether the payload is
+/// big-endian, and the payload after the header.
+fn cdr_header(bytes: &[u8]) -> DecodeResult<(bool, &[u8])> {
+    let Some((head, body)) = bytes.split_first_chunk::<4>() else {
+        return Err(format!(
+            "{} bytes: too short for a CDR encapsulation header",
+            bytes.len()
+        ));
+    };
+    match [head[0], head[1]] {
+        [0, 0] => Ok((true, body)),
+        [0, 1] => Ok((false, body)),
+        kind => {
+            let name = match kind {
+                [0, 2] => "PL_CDR_BE",
+                [0, 3] => "PL_CDR_LE",
+                [0, 6] => "CDR2_BE",
+                [0, 7] => "CDR2_LE",
+                [0, 8] => "D_CDR2_BE",
+                [0, 9] => "D_CDR2_LE",
+                [0, 10] => "PL_CDR2_BE",
+                [0, 11] => "PL_CDR2_LE",
+                _ => "unknown",
+            };
+            Err(format!(
+                "unsupported CDR encapsulation {:02x} {:02x} ({name}); only XCDR1 (CDR_LE, CDR_BE) is decoded",
+                kind[0], kind[1]
+            ))
+        }
+    }
+}
+
+/// A bounds-checked reader over one message's bytes, in either wire format.
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     /// Array elements of no bytes still allowed ([`MAX_EMPTY_ELEMENTS`]).
     empty_left: usize,
+    /// CDR: values are aligned to their size from the start of `buf`.
+    cdr: bool,
+    /// CDR_BE: values are big-endian.
+    big: bool,
 }
 
 type DecodeResult<T = ()> = std::result::Result<T, String>;
@@ -265,8 +361,23 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 
+    /// Skips CDR padding up to a multiple of `n` (ROS1 has none).
+    fn align(&mut self, n: usize) -> DecodeResult {
+        if self.cdr && n > 1 {
+            let pad = (n - self.pos % n) % n;
+            self.take(pad)?;
+        }
+        Ok(())
+    }
+
     fn u32(&mut self) -> DecodeResult<u32> {
-        Ok(u32::from_le_bytes(self.array()?))
+        self.align(4)?;
+        let a = self.array()?;
+        Ok(if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
     }
 
     /// A length prefix, checked against the bytes that remain: `n` elements
@@ -353,8 +464,10 @@ enum Col {
     Float64(Vec<f64>),
     Time(Vec<i64>),
     Duration(Vec<i64>),
+    /// ROS 2 `builtin_interfaces/msg/Time` or `Duration`: ns.
+    Stamp(Vec<i64>),
     Utf8(VarBytes),
-    /// `uint8[]`/`char[]`, variable or fixed.
+    /// `uint8[]`/`char[]` (ROS 2 also `byte[]`), of any arity.
     Binary(Arity, VarBytes),
     List {
         arity: Arity,
@@ -392,7 +505,7 @@ impl Skip {
             Skip::Seq(parts) => parts.iter().try_for_each(|p| p.walk(cur)),
             Skip::Array { arity, elem } => {
                 let n = match arity {
-                    Arity::Variable => cur.length(elem.min_size())?,
+                    Arity::Variable | Arity::Bounded(_) => cur.length(elem.min_size())?,
                     Arity::Fixed(n) => *n,
                     Arity::Scalar => 1,
                 };
@@ -416,7 +529,7 @@ impl Skip {
                 .iter()
                 .try_fold(0usize, |sum, p| Some(sum.saturating_add(p.fixed_size()?))),
             Skip::Array {
-                arity: Arity::Variable,
+                arity: Arity::Variable | Arity::Bounded(_),
                 ..
             } => None,
             Skip::Array {
@@ -436,7 +549,7 @@ impl Skip {
             Skip::Fixed(n) => *n,
             Skip::Seq(parts) => parts.iter().map(Skip::min_size).sum(),
             Skip::Array {
-                arity: Arity::Variable,
+                arity: Arity::Variable | Arity::Bounded(_),
                 ..
             } => 4,
             Skip::Array {
@@ -448,8 +561,13 @@ impl Skip {
     }
 }
 
-/// The wire shape of a message type whose fields have no columns.
-fn skip_of(msg: &MessageType) -> Skip {
+/// The wire shape of a message type whose fields have no columns. In CDR
+/// a message with no fields at all is one byte (rosidl gives it the member
+/// `uint8 structure_needs_at_least_one_member`).
+fn skip_of(msg: &MessageType, wire: Wire) -> Skip {
+    if msg.fields.is_empty() && wire == Wire::Cdr {
+        return Skip::Fixed(1);
+    }
     Skip::Seq(
         msg.fields
             .iter()
@@ -462,7 +580,7 @@ fn skip_of(msg: &MessageType) -> Skip {
                             elem: Box::new(Skip::Fixed(1)),
                         },
                     },
-                    FieldType::Message(m) => skip_of(m),
+                    FieldType::Message(m) => skip_of(m, wire),
                 };
                 match f.arity {
                     Arity::Scalar => elem,
@@ -478,12 +596,12 @@ fn skip_of(msg: &MessageType) -> Skip {
 
 /// Compiles a message type into its struct fields, slots and minimum wire
 /// size. The fields are empty when the type has no columns.
-fn compile_struct(msg: &MessageType) -> (Fields, Vec<Slot>, usize) {
+fn compile_struct(msg: &MessageType, wire: Wire) -> (Fields, Vec<Slot>, usize) {
     let mut fields = Vec::new();
     let mut slots = Vec::new();
     let mut min = 0usize;
     for f in &msg.fields {
-        let (slot, size) = compile_field(&f.ty, f.arity);
+        let (slot, size) = compile_field(&f.ty, f.arity, wire);
         min = min.saturating_add(size);
         if let Slot::Col(col) = &slot {
             fields.push(Arc::new(Field::new(&f.name, col.data_type(), true)));
@@ -494,9 +612,9 @@ fn compile_struct(msg: &MessageType) -> (Fields, Vec<Slot>, usize) {
 }
 
 /// Compiles one field into a column or a skip, with its minimum wire size.
-fn compile_field(ty: &FieldType, arity: Arity) -> (Slot, usize) {
+fn compile_field(ty: &FieldType, arity: Arity, wire: Wire) -> (Slot, usize) {
     let (elem, elem_min): (Option<Col>, usize) = match ty {
-        FieldType::Primitive(Primitive::UInt8) if arity != Arity::Scalar => {
+        FieldType::Primitive(p) if p.is_byte() && arity != Arity::Scalar => {
             let min = match arity {
                 Arity::Fixed(n) => n,
                 _ => 4,
@@ -504,11 +622,14 @@ fn compile_field(ty: &FieldType, arity: Arity) -> (Slot, usize) {
             return (Slot::Col(Col::Binary(arity, VarBytes::new())), min);
         }
         FieldType::Primitive(p) => (Some(Col::primitive(*p)), p.fixed_size().unwrap_or(4)),
+        FieldType::Message(m) if wire == Wire::Cdr && is_ros2_stamp(m) => {
+            (Some(Col::Stamp(Vec::new())), 8)
+        }
         FieldType::Message(m) => {
-            let (fields, slots, min) = compile_struct(m);
+            let (fields, slots, min) = compile_struct(m, wire);
             if fields.is_empty() {
                 // No columns: walk its bytes, keep nothing.
-                let skip = skip_of(m);
+                let skip = skip_of(m, wire);
                 let slot = match arity {
                     Arity::Scalar => Slot::Skip(skip),
                     arity => Slot::Skip(Skip::Array {
@@ -535,7 +656,7 @@ fn compile_field(ty: &FieldType, arity: Arity) -> (Slot, usize) {
     let elem = elem.expect("every branch that reaches here has a column");
     match arity {
         Arity::Scalar => (Slot::Col(elem), elem_min),
-        Arity::Variable | Arity::Fixed(_) => {
+        Arity::Variable | Arity::Fixed(_) | Arity::Bounded(_) => {
             let item = Arc::new(Field::new("item", elem.data_type(), true));
             let min = match arity {
                 Arity::Fixed(n) => n.saturating_mul(elem_min),
@@ -553,19 +674,32 @@ fn compile_field(ty: &FieldType, arity: Arity) -> (Slot, usize) {
     }
 }
 
-/// Reads `n` fixed-size little-endian values in one go.
-fn extend_le<const N: usize, T>(
+/// Reads `n` fixed-size values in one go: CDR aligns the first to `align`
+/// (the rest follow packed), and reads big-endian values with `be`.
+fn extend_prim<const N: usize, T>(
     out: &mut Vec<T>,
     cur: &mut Cursor,
     n: usize,
-    conv: impl Fn([u8; N]) -> T,
+    align: usize,
+    le: impl Fn([u8; N]) -> T,
+    be: impl Fn([u8; N]) -> T,
 ) -> DecodeResult {
+    if n == 0 {
+        // An empty sequence does not align its element type.
+        return Ok(());
+    }
+    cur.align(align)?;
     let bytes = cur.take(n.saturating_mul(N))?;
-    out.extend(bytes.chunks_exact(N).map(|c| {
+    let chunks = bytes.chunks_exact(N).map(|c| {
         let mut a = [0u8; N];
         a.copy_from_slice(c);
-        conv(a)
-    }));
+        a
+    });
+    if cur.big {
+        out.extend(chunks.map(be));
+    } else {
+        out.extend(chunks.map(le));
+    }
     Ok(())
 }
 
@@ -578,6 +712,19 @@ fn time_ns(a: [u8; 8]) -> i64 {
 fn duration_ns(a: [u8; 8]) -> i64 {
     let sec = i32::from_le_bytes([a[0], a[1], a[2], a[3]]);
     let nsec = i32::from_le_bytes([a[4], a[5], a[6], a[7]]);
+    i64::from(sec) * 1_000_000_000 + i64::from(nsec)
+}
+
+/// ROS 2 Time/Duration: `int32 sec`, then `uint32 nanosec`.
+fn stamp_ns_le(a: [u8; 8]) -> i64 {
+    let sec = i32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+    let nsec = u32::from_le_bytes([a[4], a[5], a[6], a[7]]);
+    i64::from(sec) * 1_000_000_000 + i64::from(nsec)
+}
+
+fn stamp_ns_be(a: [u8; 8]) -> i64 {
+    let sec = i32::from_be_bytes([a[0], a[1], a[2], a[3]]);
+    let nsec = u32::from_be_bytes([a[4], a[5], a[6], a[7]]);
     i64::from(sec) * 1_000_000_000 + i64::from(nsec)
 }
 
@@ -596,7 +743,7 @@ impl Col {
         match p {
             Primitive::Bool => Col::Bool(Vec::new()),
             Primitive::Int8 => Col::Int8(Vec::new()),
-            Primitive::UInt8 => Col::UInt8(Vec::new()),
+            Primitive::UInt8 | Primitive::Octet => Col::UInt8(Vec::new()),
             Primitive::Int16 => Col::Int16(Vec::new()),
             Primitive::UInt16 => Col::UInt16(Vec::new()),
             Primitive::Int32 => Col::Int32(Vec::new()),
@@ -617,7 +764,9 @@ impl Col {
             Col::Int8(_) => DataType::Int8,
             Col::UInt8(_) | Col::Int16(_) => DataType::Int16,
             Col::UInt16(_) | Col::Int32(_) => DataType::Int32,
-            Col::UInt32(_) | Col::Int64(_) | Col::Time(_) | Col::Duration(_) => DataType::Int64,
+            Col::UInt32(_) | Col::Int64(_) | Col::Time(_) | Col::Duration(_) | Col::Stamp(_) => {
+                DataType::Int64
+            }
             Col::UInt64(_) => DataType::Decimal128(UINT64_PRECISION, 0),
             Col::Float32(_) => DataType::Float32,
             Col::Float64(_) => DataType::Float64,
@@ -636,22 +785,60 @@ impl Col {
     /// Appends `n` consecutive values; primitives are read in bulk.
     fn decode_many(&mut self, cur: &mut Cursor, n: usize, invalid: &mut u64) -> DecodeResult {
         match self {
-            Col::Bool(v) => extend_le(v, cur, n, |[b]: [u8; 1]| b != 0),
-            Col::Int8(v) => extend_le(v, cur, n, i8::from_le_bytes),
-            Col::UInt8(v) => extend_le(v, cur, n, |[b]: [u8; 1]| i16::from(b)),
-            Col::Int16(v) => extend_le(v, cur, n, i16::from_le_bytes),
-            Col::UInt16(v) => extend_le(v, cur, n, |a| i32::from(u16::from_le_bytes(a))),
-            Col::Int32(v) => extend_le(v, cur, n, i32::from_le_bytes),
-            Col::UInt32(v) => extend_le(v, cur, n, |a| i64::from(u32::from_le_bytes(a))),
-            Col::Int64(v) => extend_le(v, cur, n, i64::from_le_bytes),
-            Col::UInt64(v) => extend_le(v, cur, n, |a| i128::from(u64::from_le_bytes(a))),
-            Col::Float32(v) => extend_le(v, cur, n, f32::from_le_bytes),
-            Col::Float64(v) => extend_le(v, cur, n, f64::from_le_bytes),
-            Col::Time(v) => extend_le(v, cur, n, time_ns),
-            Col::Duration(v) => extend_le(v, cur, n, duration_ns),
+            Col::Bool(v) => extend_prim(v, cur, n, 1, |[b]: [u8; 1]| b != 0, |[b]| b != 0),
+            Col::Int8(v) => extend_prim(v, cur, n, 1, i8::from_le_bytes, i8::from_be_bytes),
+            Col::UInt8(v) => extend_prim(
+                v,
+                cur,
+                n,
+                1,
+                |[b]: [u8; 1]| i16::from(b),
+                |[b]| i16::from(b),
+            ),
+            Col::Int16(v) => extend_prim(v, cur, n, 2, i16::from_le_bytes, i16::from_be_bytes),
+            Col::UInt16(v) => extend_prim(
+                v,
+                cur,
+                n,
+                2,
+                |a| i32::from(u16::from_le_bytes(a)),
+                |a| i32::from(u16::from_be_bytes(a)),
+            ),
+            Col::Int32(v) => extend_prim(v, cur, n, 4, i32::from_le_bytes, i32::from_be_bytes),
+            Col::UInt32(v) => extend_prim(
+                v,
+                cur,
+                n,
+                4,
+                |a| i64::from(u32::from_le_bytes(a)),
+                |a| i64::from(u32::from_be_bytes(a)),
+            ),
+            Col::Int64(v) => extend_prim(v, cur, n, 8, i64::from_le_bytes, i64::from_be_bytes),
+            Col::UInt64(v) => extend_prim(
+                v,
+                cur,
+                n,
+                8,
+                |a| i128::from(u64::from_le_bytes(a)),
+                |a| i128::from(u64::from_be_bytes(a)),
+            ),
+            Col::Float32(v) => extend_prim(v, cur, n, 4, f32::from_le_bytes, f32::from_be_bytes),
+            Col::Float64(v) => extend_prim(v, cur, n, 8, f64::from_le_bytes, f64::from_be_bytes),
+            // ROS1 only: never aligned, never big-endian.
+            Col::Time(v) => extend_prim(v, cur, n, 1, time_ns, time_ns),
+            Col::Duration(v) => extend_prim(v, cur, n, 1, duration_ns, duration_ns),
+            Col::Stamp(v) => extend_prim(v, cur, n, 4, stamp_ns_le, stamp_ns_be),
             Col::Utf8(s) => (0..n).try_for_each(|_| {
                 let len = cur.length(1)?;
-                push_utf8(s, cur.take(len)?, invalid)
+                let mut bytes = cur.take(len)?;
+                if cur.cdr {
+                    // CDR counts the terminating NUL; a writer that wrote
+                    // length 0 for "" is read as "".
+                    if let [rest @ .., 0] = bytes {
+                        bytes = rest;
+                    }
+                }
+                push_utf8(s, bytes, invalid)
             }),
             Col::Binary(arity, b) => (0..n).try_for_each(|_| {
                 let len = match arity {
@@ -703,7 +890,9 @@ impl Col {
             Col::Int8(v) => v.truncate(rows),
             Col::UInt8(v) | Col::Int16(v) => v.truncate(rows),
             Col::UInt16(v) | Col::Int32(v) => v.truncate(rows),
-            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) => v.truncate(rows),
+            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) | Col::Stamp(v) => {
+                v.truncate(rows)
+            }
             Col::UInt64(v) => v.truncate(rows),
             Col::Float32(v) => v.truncate(rows),
             Col::Float64(v) => v.truncate(rows),
@@ -730,7 +919,7 @@ impl Col {
             Col::Int8(v) => Arc::new(Int8Array::from(std::mem::take(v))),
             Col::UInt8(v) | Col::Int16(v) => Arc::new(Int16Array::from(std::mem::take(v))),
             Col::UInt16(v) | Col::Int32(v) => Arc::new(Int32Array::from(std::mem::take(v))),
-            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) => {
+            Col::UInt32(v) | Col::Int64(v) | Col::Time(v) | Col::Duration(v) | Col::Stamp(v) => {
                 Arc::new(Int64Array::from(std::mem::take(v)))
             }
             Col::UInt64(v) => Arc::new(

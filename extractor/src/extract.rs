@@ -1,13 +1,14 @@
-//! Drives a whole bag through the decoder: chunks are read and decoded in
+//! Drives a whole bag through the decoder, whatever its format: units
+//! (chunks, runs of records, ranges of rows) are read and decoded in
 //! parallel, a bounded window at a time, and each table's rows reach the
 //! [`TableSink`] in log-time order (ties in bag order) while the next window
 //! decodes.
 //!
-//! Order across chunks: chunks are processed in file order, and a table's
-//! rows are held in a small reorder buffer until no later chunk can still
-//! hold an earlier row, i.e. up to the smallest start time of the chunks not
+//! Order across units: units are processed in bag order, and a table's
+//! rows are held in a small reorder buffer until no later unit can still
+//! hold an earlier row, i.e. up to the smallest start time of the units not
 //! yet read (from the index, or from the recovery scan). For a bag recorded
-//! in order that buffer holds at most one chunk's rows; a bag whose chunks
+//! in order that buffer holds at most one unit's rows; a bag whose units
 //! are out of order holds what it must, and no more.
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,10 +19,10 @@ use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use rayon::prelude::*;
 
-use crate::bag::{self, BagLayout, ChunkInfo};
+use crate::container::{Bag, Unit};
 use crate::decode::{Layout, MessageDecoder};
+use crate::definition::resolve::Version;
 use crate::error::{Error, Result};
-use crate::source::ReadAt;
 
 /// Uncompressed bytes decoded in one parallel window. Two windows are alive
 /// at once (one decoding, one being written), so this bounds the memory the
@@ -42,6 +43,10 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 pub struct TablePlan {
     pub name: String,
     pub topic: String,
+    /// The type name of its messages.
+    pub datatype: String,
+    /// The type version the table is keyed by.
+    pub version: Version,
     pub layout: Arc<Layout>,
 }
 
@@ -80,44 +85,46 @@ pub struct ExtractReport {
     pub decode_failures: BTreeMap<u32, DecodeFailures>,
     /// Messages naming a connection id that no connection record defines.
     pub unknown_connections: BTreeMap<u32, u64>,
-    /// Chunks skipped whole: (offset of the chunk record, why).
-    pub skipped_chunks: Vec<(u64, String)>,
-    /// Uncompressed chunk bytes read.
+    /// Units skipped whole: (the unit, as a warning names it: "chunk at
+    /// offset N"; why).
+    pub skipped_chunks: Vec<(String, String)>,
+    /// Units read only in part (a sqlite3 error part-way): why.
+    pub partial_units: Vec<String>,
+    /// Uncompressed bytes read.
     pub uncompressed_bytes: u64,
 }
 
-/// Extracts every chunk of `layout` from `src` into `sink` per `plan`.
-/// `progress` is called with the compressed bytes of each chunk done.
+/// Extracts every unit of `bag` into `sink` per `plan`. `progress` is
+/// called with the bytes read of each unit done.
 pub fn extract(
-    src: &dyn ReadAt,
-    layout: &BagLayout,
+    bag: &Bag,
     plan: &ExtractPlan,
     sink: &mut dyn TableSink,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ExtractReport> {
-    let mut state = Merger::new(plan, layout);
-    let known: std::collections::HashSet<u32> = layout.connections.iter().map(|c| c.id).collect();
-    let windows = windows(&layout.chunks);
+    let units = &bag.layout.units;
+    let mut state = Merger::new(plan, units);
+    let windows = windows(units);
     let mut ready: Option<Vec<ChunkOutput>> = None;
     for (i, range) in windows.iter().enumerate() {
         let range = range.clone();
-        // A remote source fetches the next window's chunks while this one
+        // A remote source fetches the next window's units while this one
         // decodes.
         if i == 0 {
-            src.prefetch(&bag::chunk_ranges(&layout.chunks[range.clone()]));
+            bag.prefetch(&units[range.clone()]);
         }
         if let Some(next) = windows.get(i + 1) {
-            src.prefetch(&bag::chunk_ranges(&layout.chunks[next.clone()]));
+            bag.prefetch(&units[next.clone()]);
         }
-        let chunks = &layout.chunks[range.clone()];
+        let chunk_units = &units[range.clone()];
         let (decoded, written) = rayon::join(
             || {
-                chunks
+                chunk_units
                     .par_iter()
                     .enumerate()
-                    .map(|(i, chunk)| {
-                        let out = decode_chunk(src, chunk, range.start + i, plan, &known);
-                        progress(chunk.compressed_len);
+                    .map(|(i, unit)| {
+                        let out = decode_unit(bag, unit, range.start + i, plan);
+                        progress(unit.read_len);
                         out
                     })
                     .collect::<Vec<_>>()
@@ -136,31 +143,32 @@ pub fn extract(
     state.finish(sink)
 }
 
-/// Splits the chunks into consecutive windows of about [`WINDOW_BYTES`]
-/// uncompressed (at least one chunk, at most a few per thread).
-fn windows(chunks: &[ChunkInfo]) -> Vec<std::ops::Range<usize>> {
+/// Splits the units into consecutive windows of about [`WINDOW_BYTES`]
+/// uncompressed (at least one unit, at most a few per thread).
+fn windows(units: &[Unit]) -> Vec<std::ops::Range<usize>> {
     let max_chunks = rayon::current_num_threads() * 4;
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0u64;
-    for (i, c) in chunks.iter().enumerate() {
-        if i > start && (bytes + c.uncompressed_len > WINDOW_BYTES || i - start >= max_chunks) {
+    for (i, c) in units.iter().enumerate() {
+        if i > start && (bytes.saturating_add(c.size) > WINDOW_BYTES || i - start >= max_chunks) {
             out.push(start..i);
             start = i;
             bytes = 0;
         }
-        bytes += c.uncompressed_len;
+        bytes = bytes.saturating_add(c.size);
     }
-    if start < chunks.len() {
-        out.push(start..chunks.len());
+    if start < units.len() {
+        out.push(start..units.len());
     }
     out
 }
 
-/// The decoded contents of one chunk.
+/// The decoded contents of one unit.
 struct ChunkOutput {
     index: usize,
-    offset: u64,
+    /// The unit as warnings name it.
+    name: String,
     outcome: std::result::Result<DecodedChunk, Error>,
 }
 
@@ -175,30 +183,31 @@ struct DecodedChunk {
     per_conn: BTreeMap<u32, u64>,
     failures: BTreeMap<u32, DecodeFailures>,
     unknown: BTreeMap<u32, u64>,
+    partial: Option<String>,
     uncompressed: u64,
 }
 
-/// Reads, decompresses and decodes one chunk. Runs on the rayon pool.
-fn decode_chunk(
-    src: &dyn ReadAt,
-    chunk: &ChunkInfo,
-    index: usize,
-    plan: &ExtractPlan,
-    known: &std::collections::HashSet<u32>,
-) -> ChunkOutput {
-    let outcome = bag::read_chunk(src, chunk).map(|contents| {
+/// Reads, decompresses and decodes one unit. Runs on the rayon pool.
+fn decode_unit(bag: &Bag, unit: &Unit, index: usize, plan: &ExtractPlan) -> ChunkOutput {
+    let name = unit.describe(&bag.layout);
+    let outcome = bag.read_unit(unit).map(|contents| {
         let mut out = DecodedChunk {
             uncompressed: contents.data.len() as u64,
+            unknown: contents.unknown,
+            partial: contents.warning.map(|w| bag.layout.in_file(unit.file, w)),
             ..DecodedChunk::default()
         };
-        let in_chunk: std::collections::HashSet<u32> =
-            contents.connections.iter().map(|c| c.id).collect();
+        for (conn, (count, reason)) in contents.unreadable {
+            let f = out.failures.entry(conn).or_default();
+            if f.count == 0 {
+                f.first_reason = reason;
+            }
+            f.count += count;
+            *out.per_conn.entry(conn).or_default() += count;
+            out.message_count += count;
+        }
         let mut decoders: HashMap<usize, MessageDecoder> = HashMap::new();
         for msg in &contents.messages {
-            if !known.contains(&msg.conn) && !in_chunk.contains(&msg.conn) {
-                *out.unknown.entry(msg.conn).or_default() += 1;
-                continue;
-            }
             out.message_count += 1;
             *out.per_conn.entry(msg.conn).or_default() += 1;
             out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
@@ -210,13 +219,13 @@ fn decode_chunk(
                 .entry(table)
                 .or_insert_with(|| MessageDecoder::new(plan.tables[table].layout.clone()));
             let bytes = &contents.data[msg.range.clone()];
-            // Receive times are u64 ns; ROS time is u32 seconds, so this
-            // always fits an i64.
+            // Receive times are u64 ns; past i64::MAX (year 2262) they are
+            // clamped rather than wrapped.
             let time = i64::try_from(msg.time_ns).unwrap_or(i64::MAX);
             if let Err(e) = decoder.decode(time, bytes) {
                 let f = out.failures.entry(msg.conn).or_default();
                 if f.count == 0 {
-                    f.first_reason = format!("{e} (chunk at offset {})", chunk.offset);
+                    f.first_reason = format!("{e} ({name})");
                 }
                 f.count += 1;
             }
@@ -234,7 +243,7 @@ fn decode_chunk(
     });
     ChunkOutput {
         index,
-        offset: chunk.offset,
+        name,
         outcome,
     }
 }
@@ -269,12 +278,17 @@ struct Merger {
 }
 
 impl Merger {
-    fn new(plan: &ExtractPlan, layout: &BagLayout) -> Merger {
-        let n = layout.chunks.len();
+    fn new(plan: &ExtractPlan, units: &[Unit]) -> Merger {
+        let n = units.len();
         let mut suffix_min = vec![u64::MAX; n + 1];
         for i in (0..n).rev() {
-            // A chunk of unknown start may hold anything: hold all before it.
-            let start = layout.chunks[i].start_time_ns.unwrap_or(0);
+            // A unit of unknown start may hold anything: hold all before
+            // it. A unit known to hold no message holds nothing back.
+            let start = match (units[i].start_time_ns, units[i].end_time_ns) {
+                (Some(s), _) => s,
+                (None, None) if units[i].size == 0 => u64::MAX,
+                _ => 0,
+            };
             suffix_min[i] = suffix_min[i + 1].min(start);
         }
         Merger {
@@ -294,7 +308,13 @@ impl Merger {
         for out in outputs {
             let watermark = self.suffix_min[out.index + 1];
             match out.outcome {
-                Err(e) => self.report.skipped_chunks.push((out.offset, e.to_string())),
+                Err(e) => {
+                    let reason = match e {
+                        Error::Chunk { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    self.report.skipped_chunks.push((out.name, reason));
+                }
                 Ok(chunk) => self.absorb(chunk),
             }
             self.release(watermark, sink)?;
@@ -304,6 +324,7 @@ impl Merger {
 
     fn absorb(&mut self, chunk: DecodedChunk) {
         let r = &mut self.report;
+        r.partial_units.extend(chunk.partial);
         r.message_count += chunk.message_count;
         r.uncompressed_bytes += chunk.uncompressed;
         if let Some(t) = chunk.min_time {

@@ -36,6 +36,12 @@ pub trait ReadAt: Send + Sync {
     /// background (a bounded number of bytes at once) so that network
     /// latency overlaps decoding; a local file ignores it.
     fn prefetch(&self, _ranges: &[(u64, u64)]) {}
+
+    /// The local file behind the source, when there is one (a database is
+    /// opened in place rather than copied).
+    fn local_path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A local file read with positioned reads (`pread`), so that several
@@ -44,6 +50,7 @@ pub trait ReadAt: Send + Sync {
 pub struct FileSource {
     file: File,
     len: u64,
+    path: std::path::PathBuf,
 }
 
 impl FileSource {
@@ -52,7 +59,11 @@ impl FileSource {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(Self { file, len })
+        Ok(Self {
+            file,
+            len,
+            path: path.to_path_buf(),
+        })
     }
 }
 
@@ -63,6 +74,10 @@ impl ReadAt for FileSource {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         FileExt::read_exact_at(&self.file, buf, offset)
+    }
+
+    fn local_path(&self) -> Option<&Path> {
+        Some(&self.path)
     }
 }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::records::{
+use crate::container::ros1::records::{
     self, Compression, Connection, OP_BAG_HEADER, OP_CHUNK, OP_CHUNK_INFO, OP_CONNECTION,
     OP_INDEX_DATA, OP_MSG_DATA,
 };
@@ -144,7 +144,7 @@ impl BagBuilder {
     /// The bag's bytes and where its chunks and index are.
     pub fn build_bag(&self) -> BuiltBag {
         let mut out = Vec::new();
-        out.extend_from_slice(crate::bag::MAGIC);
+        out.extend_from_slice(crate::container::ros1::bag::MAGIC);
         // Written once with placeholders, patched in place at the end, as rosbag does.
         let header_pos = out.len();
         write_bag_header(&mut out, 0, 0, 0);
@@ -307,6 +307,7 @@ pub fn compress(compression: Compression, data: &[u8]) -> Vec<u8> {
             enc.write_all(data).expect("writing to a Vec cannot fail");
             enc.finish().expect("writing to a Vec cannot fail")
         }
+        Compression::Zstd => zstd::encode_all(data, 3).expect("writing to a Vec cannot fail"),
     }
 }
 

@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use extractor::Error;
-use extractor::bag::{self, BagLayout, Compression, IndexMode, read_chunk, read_layout};
-use extractor::records::{self, MAX_CHUNK_LEN, OP_CHUNK, OP_INDEX_DATA, OP_MSG_DATA};
+use extractor::container::ros1::bag::{
+    self, BagLayout, Compression, IndexMode, read_chunk, read_layout,
+};
+use extractor::container::ros1::records::{
+    self, MAX_CHUNK_LEN, OP_CHUNK, OP_INDEX_DATA, OP_MSG_DATA,
+};
 use extractor::source::{FileSource, ReadAt};
 use extractor::testing::{self, BagBuilder};
 

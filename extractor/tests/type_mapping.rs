@@ -10,8 +10,8 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use extractor::decode::{Layout, MessageDecoder, primitive_type};
-use extractor::msgdef::{self, Primitive};
+use extractor::decode::{self, Layout, MessageDecoder, primitive_type};
+use extractor::definition::{Primitive, ros1 as msgdef};
 
 const DEFINITION: &str = "\
 # every primitive
@@ -133,7 +133,7 @@ fn message(string: &[u8], points: &[(f64, f64)]) -> Vec<u8> {
 
 fn layout() -> Arc<Layout> {
     let t = msgdef::parse("pkg/Everything", DEFINITION).unwrap();
-    Arc::new(Layout::new(&t))
+    Arc::new(Layout::new(&t, decode::Wire::Ros1))
 }
 
 #[test]
@@ -157,8 +157,8 @@ fn primitive_mapping_table() {
     for (p, dt) in table {
         assert_eq!(primitive_type(p), dt, "{p:?}");
     }
-    assert_eq!(Primitive::from_name("byte"), Some(Primitive::Int8));
-    assert_eq!(Primitive::from_name("char"), Some(Primitive::UInt8));
+    assert_eq!(msgdef::primitive("byte"), Some(Primitive::Int8));
+    assert_eq!(msgdef::primitive("char"), Some(Primitive::UInt8));
 }
 
 #[test]
@@ -408,7 +408,7 @@ fn a_bad_message_is_dropped_alone_and_invalid_utf8_is_replaced() {
 #[test]
 fn message_with_no_fields_gives_only_log_time() {
     let t = msgdef::parse("std_msgs/Empty", "").unwrap();
-    let mut d = MessageDecoder::new(Arc::new(Layout::new(&t)));
+    let mut d = MessageDecoder::new(Arc::new(Layout::new(&t, decode::Wire::Ros1)));
     d.decode(5, &[]).unwrap();
     assert!(d.decode(6, &[1]).is_err());
     let batch = d.finish();
@@ -419,7 +419,7 @@ fn message_with_no_fields_gives_only_log_time() {
 /// A decoder for `text` as the type `a/M`.
 fn decoder_for(text: &str) -> MessageDecoder {
     let t = msgdef::parse("a/M", text).unwrap();
-    MessageDecoder::new(Arc::new(Layout::new(&t)))
+    MessageDecoder::new(Arc::new(Layout::new(&t, decode::Wire::Ros1)))
 }
 
 #[test]

@@ -16,9 +16,13 @@
 //! events other than object creation (e.g. `ObjectRemoved:*`), name no upload:
 //! they give zero uploads, not an error.
 //!
-//! Everything here is pure: no I/O, no AWS calls. Whether a key is a bag is the
-//! caller's decision ([`is_bag_key`] is the rule it should use).
+//! Everything here is pure: no I/O, no AWS calls. What a key is to the
+//! pipeline (a bag, a rosbag2 directory's `metadata.yaml`, a part of a
+//! directory, or nothing) is the caller's decision; [`classify_key`] is the
+//! rule it should use.
 
+use extractor::container::is_bag_name;
+use extractor::container::rosbag2::{METADATA_FILE, part_number};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -100,15 +104,41 @@ pub fn decode_key(raw: &str) -> String {
     }
 }
 
-/// Whether `key` names a bag: its last path segment ends with `.bag`
-/// (case-sensitive) after a non-empty name.
+/// What an uploaded key is to the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A bag file: `.bag`, `.mcap` or `.db3`, each optionally `.zstd`.
+    Bag,
+    /// The `metadata.yaml` of a rosbag2 directory: the directory (its
+    /// prefix, ending in `/`) is the bag.
+    Directory(String),
+    /// A storage file named `<directory>_<N>.<ext>` inside that directory:
+    /// part of a rosbag2 directory, run when its `metadata.yaml` arrives.
+    Part,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies an uploaded key, by its name alone. (A storage file beside
+/// an existing `metadata.yaml` is also part of a directory; telling that
+/// takes a look at the bucket, which the caller does.)
 ///
-/// This is the rule of the CLI, which takes a file whose
-/// `Path::extension()` is exactly `bag`: `run.bag` is a bag; `run.BAG`,
-/// `run.bag.gz`, a bare `.bag` and a "directory" key `run.bag/` are not.
-pub fn is_bag_key(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    name.len() > ".bag".len() && name.ends_with(".bag")
+/// The bag-name rule is the CLI's: `run.bag` and `run.mcap.zstd` are bags;
+/// `run.BAG`, `run.bag.gz`, a bare `.bag` and a "directory" key `run.bag/`
+/// are not.
+pub fn classify_key(key: &str) -> KeyKind {
+    let (dir, name) = key.rsplit_once('/').unwrap_or(("", key));
+    if name == METADATA_FILE {
+        return KeyKind::Directory(format!("{dir}/").trim_start_matches('/').to_string());
+    }
+    if !is_bag_name(name) {
+        return KeyKind::Other;
+    }
+    let dir_name = dir.rsplit('/').next().unwrap_or(dir);
+    if !dir_name.is_empty() && part_number(dir_name, name).is_some() {
+        return KeyKind::Part;
+    }
+    KeyKind::Bag
 }
 
 /// The event has a top-level `Records` array: S3, SQS or SNS, told apart by
@@ -1069,22 +1099,48 @@ mod tests {
         assert_eq!(decode_key("bad%FF+%41.bag"), "bad%FF %41.bag");
     }
 
-    // ---- is_bag_key ----
+    // ---- classify_key ----
 
     #[test]
-    fn is_bag_key_follows_the_cli_extension_rule() {
-        assert!(is_bag_key("run.bag"));
-        assert!(is_bag_key("drive 4/run+1.bag"));
-        assert!(is_bag_key("a/b/c/été.bag"));
-        assert!(is_bag_key("a/..bag"));
-        assert!(!is_bag_key("run.BAG"));
-        assert!(!is_bag_key("run.Bag"));
-        assert!(!is_bag_key("run.bag.gz"));
-        assert!(!is_bag_key("run.bagx"));
-        assert!(!is_bag_key("runbag"));
-        assert!(!is_bag_key(".bag"));
-        assert!(!is_bag_key("dir/.bag"));
-        assert!(!is_bag_key("run.bag/"));
-        assert!(!is_bag_key(""));
+    fn classify_key_follows_the_cli_rules() {
+        for bag in [
+            "run.bag",
+            "drive 4/run+1.bag",
+            "a/b/c/été.bag",
+            "a/..bag",
+            "x.mcap",
+            "x.db3.zstd",
+            "d/other_3.mcap",
+        ] {
+            assert_eq!(classify_key(bag), KeyKind::Bag, "{bag}");
+        }
+        for other in [
+            "run.BAG",
+            "run.Bag",
+            "run.bag.gz",
+            "run.bagx",
+            "runbag",
+            ".bag",
+            "dir/.bag",
+            "run.bag/",
+            "",
+            "x.zstd",
+            "d/metadata.yml",
+        ] {
+            assert_eq!(classify_key(other), KeyKind::Other, "{other}");
+        }
+        assert_eq!(
+            classify_key("drives/run_7/metadata.yaml"),
+            KeyKind::Directory("drives/run_7/".into())
+        );
+        assert_eq!(
+            classify_key("metadata.yaml"),
+            KeyKind::Directory(String::new())
+        );
+        assert_eq!(classify_key("drives/run_7/run_7_0.mcap"), KeyKind::Part);
+        assert_eq!(
+            classify_key("drives/run_7/run_7_12.db3.zstd"),
+            KeyKind::Part
+        );
     }
 }

@@ -27,8 +27,9 @@ use bagpipe::outputs::{open_lake, open_stores};
 use bagpipe::pipeline::{self, BagOutcome, Context, NoProgress, Source};
 use serde_json::{Value, json};
 
-use crate::events::{self, Delivery};
+use crate::events::{self, Delivery, KeyKind};
 use crate::metrics;
+use extractor::container::rosbag2::METADATA_FILE;
 
 /// What the function needs besides the event.
 #[derive(Debug, Clone)]
@@ -102,11 +103,9 @@ pub fn handle(settings: &Settings, event: &Value) -> Answer {
         let mut urls = Vec::new();
         if let Ok(uploads) = &message.uploads {
             for u in uploads {
-                if !events::is_bag_key(&u.key) {
-                    tracing::info!(bucket = %u.bucket, key = %u.key, "not a .bag key; skipped");
+                let Some(source) = source_of(&u.bucket, &u.key) else {
                     continue;
-                }
-                let source = Source::s3(&u.bucket, &u.key);
+                };
                 urls.push(source.url.clone());
                 sources.push(source);
             }
@@ -174,6 +173,65 @@ pub fn handle(settings: &Settings, event: &Value) -> Answer {
             } else {
                 Answer::Retry(format!("retryable: {}", reasons.join("; ")))
             }
+        }
+    }
+}
+
+/// The bag an uploaded object starts, if any: a bag file, or the rosbag2
+/// directory whose `metadata.yaml` it is. A storage file of a directory
+/// (named after it, or beside an existing `metadata.yaml`) starts nothing:
+/// the directory runs when its `metadata.yaml` arrives.
+fn source_of(bucket: &str, key: &str) -> Option<Source> {
+    match events::classify_key(key) {
+        KeyKind::Bag => {
+            let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
+            let beside = if dir.is_empty() {
+                METADATA_FILE.to_string()
+            } else {
+                format!("{dir}/{METADATA_FILE}")
+            };
+            match bagpipe::s3::exists(bucket, &beside) {
+                Ok(true) => {
+                    tracing::info!(
+                        bucket,
+                        key,
+                        "a storage file beside a metadata.yaml: its directory runs on that; skipped"
+                    );
+                    None
+                }
+                Ok(false) => Some(Source::s3(bucket, key)),
+                // Cannot tell: run it as a bag (the worst case is a bag of
+                // its own, the same as an upload that came first).
+                Err(e) => {
+                    tracing::warn!(bucket, key, error = %e, "could not look for a metadata.yaml beside it; run as a bag");
+                    Some(Source::s3(bucket, key))
+                }
+            }
+        }
+        KeyKind::Directory(prefix) => match bagpipe::input::s3_directory_at(bucket, &prefix) {
+            Ok(source) => Some(source),
+            Err(e) => {
+                // The listing failed: the pipeline lists the directory
+                // again when it opens it (and fails retryably if it cannot).
+                tracing::warn!(bucket, prefix, error = %e, "listing the rosbag2 directory failed");
+                Some(Source::s3_directory(bucket, &prefix, Vec::new()))
+            }
+        },
+        KeyKind::Part => {
+            tracing::info!(
+                bucket,
+                key,
+                "a storage file of a rosbag2 directory: it runs when its metadata.yaml arrives; skipped"
+            );
+            None
+        }
+        KeyKind::Other => {
+            tracing::info!(
+                bucket,
+                key,
+                "not a bag (.bag, .mcap, .db3, .zstd) nor a metadata.yaml; skipped"
+            );
+            None
         }
     }
 }

@@ -424,6 +424,79 @@ fn every_delivery_shape_runs_the_pipeline_through_the_runtime_loop() {
 }
 
 #[test]
+fn a_rosbag2_directory_runs_once_when_its_metadata_yaml_arrives() {
+    let aws = Aws::new();
+    let dir = "drive_0004_ros2";
+    let mcap = format!("{dir}_0.mcap");
+    // The recorder writes metadata.yaml last; an uploader may not.
+    aws.put(
+        &format!("drives/{dir}/{mcap}"),
+        &sample(&format!("{dir}/{mcap}")),
+    );
+    aws.put(
+        &format!("drives/{dir}/metadata.yaml"),
+        &sample(&format!("{dir}/metadata.yaml")),
+    );
+    // A file beside the metadata.yaml that it does not list.
+    aws.put(
+        &format!("drives/{dir}/spare.mcap"),
+        &sample(&format!("{dir}/{mcap}")),
+    );
+    let logs = tempfile::tempdir().unwrap();
+    let api = RuntimeApi::start(vec![
+        s3_event(&aws.ingest, &format!("drives/{dir}/{mcap}")),
+        s3_event(&aws.ingest, &format!("drives/{dir}/spare.mcap")),
+        s3_event(&aws.ingest, &format!("drives/{dir}/metadata.yaml")),
+        // Delivered twice: the same outputs.
+        s3_event(&aws.ingest, &format!("drives/{dir}/metadata.yaml")),
+    ]);
+    let lambda = aws.lambda(&api, &aws.endpoint, logs.path(), "lambda");
+    let all = api.wait(WAIT);
+    assert_eq!(all.len(), 4);
+    // The storage files start nothing; metadata.yaml runs the directory.
+    for inv in &all[..2] {
+        assert_eq!(response(inv), &json!({ "bags": [] }), "{}", lambda.stderr());
+    }
+    for inv in &all[2..] {
+        let bag = &response(inv)["bags"][0];
+        assert_eq!(bag["bag_file"], dir, "{}", lambda.stderr());
+        assert_eq!(bag["status"], "DONE", "{bag}");
+    }
+    let logged = lambda.stderr();
+    assert!(
+        logged.contains("a storage file of a rosbag2 directory"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("a storage file beside a metadata.yaml"),
+        "{logged}"
+    );
+    let catalogue = aws.catalogue();
+    assert_eq!(catalogue.keys().collect::<Vec<_>>(), [dir]);
+    let item = &catalogue[dir];
+    assert_eq!(
+        item["source_url"]["S"],
+        format!("s3://{}/drives/{dir}/", aws.ingest)
+    );
+    assert_eq!(item["storage_files"]["L"].as_array().unwrap().len(), 1);
+    assert_eq!(aws.scenes_of(dir).len(), 4);
+    // The lake a local run of the directory writes.
+    let local = local_run(&[dir]);
+    let remote = aws.lake_files(&format!("bag_file={dir}/"));
+    let reference: BTreeMap<String, Vec<u8>> = local_files(local.path(), dir)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("scenes/") && !k.starts_with("_schemas/"))
+        .collect();
+    assert!(!reference.is_empty());
+    for (name, bytes) in &reference {
+        assert!(
+            remote.get(name) == Some(bytes),
+            "{name} differs or is missing"
+        );
+    }
+}
+
+#[test]
 fn concurrent_invocations_for_different_bags_share_the_tables() {
     let aws = Aws::new();
     aws.put("a/drive_0001_raw.bag", &sample("drive_0001_raw.bag"));

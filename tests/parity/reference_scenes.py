@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compute the person-in-lane scenes the contract expects, from the bags.
 
-    python3 tests/parity/reference_scenes.py [--config FILE] [--lake LAKE_DIR] [--ticks] BAG [BAG...]
+    python3 tests/parity/reference_scenes.py [--config FILE] [--lake LAKE_DIR] [--ticks] INPUT [INPUT...]
 
 A slow, independent reference for the synchronizer and the scene stage: it
 decodes the bags with rosbags, builds the tick grid, takes the as-of
@@ -15,6 +15,20 @@ With `--lake` it also compares them with `LAKE_DIR/dynamodb/scenes.jsonl`
 (scene_id, times, length and counts; exit 1 on a difference). `--ticks`
 prints every tick with a non-zero count. Only the keys of the Configuration
 section are read from the config; everything else keeps its default.
+
+INPUT is a ROS1 `.bag` (known by its `#ROSBAG V2.0` magic), read with
+rosbags' AnyReader in bag order (`messages_in_bag_order`), or a ROS 2 input:
+a rosbag2 directory, an `.mcap` or a `.db3` (also as whole-file `.zstd`),
+read the way `rosbags_parity.py` reads it (`load_ros2`: storage files in
+contract order, messages in log-time order with ties in bag order, the
+embedded definitions, else `[extract] msg_paths` (relative to the config
+file), else the built-in set) and mapped to the rows the lake holds
+(`decode_expected`: `Mapping2`, so Time/Duration fields are ns). For ROS 2,
+a message that does not decode, or a connection that cannot be decoded,
+gives no row, so it is neither a tick-grid time nor an as-of candidate; a
+synchronized topic is one whose type (per connection, under the ROS 2
+mapping) has no Binary field. The field paths of the config are looked up
+the same way in a ROS1 message object and in a ROS 2 row.
 """
 
 from __future__ import annotations
@@ -22,7 +36,9 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import dataclasses
 import sys
+import tempfile
 import tomllib
 from collections import defaultdict
 from pathlib import Path
@@ -30,8 +46,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rosbags_parity import (  # noqa: E402
-    AnyReader, BINARY_ELEMENTS, Mapping, Nodetype, bag_file_of, from_dynamo, messages_in_bag_order,
+    AnyReader, BINARY_ELEMENTS, BINARY_ELEMENTS2, CannotRead, Mapping, Nodetype, Ros2Types, bag_file_of,
+    decode_expected, from_dynamo, load_ros2, messages_in_bag_order,
 )
+
+ROS1_MAGIC = b"#ROSBAG V2.0"
 
 DEFAULTS = {
     "extract": {"topics": []},
@@ -51,6 +70,8 @@ def load_config(path: Path | None) -> dict[str, dict]:
     raw = tomllib.loads(path.read_text())
     for section in ("extract", "sync"):
         cfg[section].update(raw.get(section, {}))
+    # msg_paths are relative to the configuration file (as bagpipe reads them)
+    cfg["extract"]["msg_paths"] = [path.parent / p for p in cfg["extract"].get("msg_paths", [])]
     scenes = dict(raw.get("scenes", {}))
     det = scenes.pop("detections", {})
     lanes = scenes.pop("lanes", {})
@@ -64,8 +85,10 @@ def load_config(path: Path | None) -> dict[str, dict]:
 
 
 def get_path(obj: Any, path: str) -> Any:
+    """A dotted field path in a rosbags message object (ROS1) or in a row of
+    the contract's mapping (ROS 2: dicts keyed by field name)."""
     for part in path.split("."):
-        obj = getattr(obj, part)
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return obj
 
 
@@ -133,21 +156,31 @@ def objects_in_lane(det_msg: Any, lanes_msg: Any, cfg: dict) -> list[dict]:
     return out
 
 
-def has_binary(mapping: Mapping, desc_list) -> bool:
+def has_binary(mapping: Mapping, desc_list, binary=BINARY_ELEMENTS) -> bool:
+    """Whether a column of the type is Binary at any depth (`binary`: the
+    element types of Binary arrays, BINARY_ELEMENTS2 under ROS 2)."""
     for _, _, desc in desc_list:
         d = desc
         while d[0] in (Nodetype.ARRAY, Nodetype.SEQUENCE):
-            if d[1][0][0] == Nodetype.BASE and d[1][0][1][0] in BINARY_ELEMENTS:
+            if d[1][0][0] == Nodetype.BASE and d[1][0][1][0] in binary:
                 return True
             d = d[1][0]
         if d[0] == Nodetype.NAME and not d[1].startswith("builtin_interfaces/") \
-                and has_binary(mapping, mapping.columns(d[1])):
+                and has_binary(mapping, mapping.columns(d[1]), binary):
             return True
     return False
 
 
-def scenes_of(bag: Path, cfg: dict, print_ticks: bool) -> list[dict]:
-    bag_file = bag_file_of(bag)
+def is_ros1_bag(bag: Path) -> bool:
+    if bag.is_dir():
+        return False
+    with bag.open("rb") as f:
+        return f.read(len(ROS1_MAGIC)) == ROS1_MAGIC
+
+
+def read_ros1(bag: Path, cfg: dict) -> tuple[dict[str, list[int]], dict[str, list]]:
+    """Per synchronized topic, its log times in row order; for the
+    detections and lanes topics also the messages (rosbags objects)."""
     reader = AnyReader([bag])
     reader.open()
     try:
@@ -170,6 +203,53 @@ def scenes_of(bag: Path, cfg: dict, print_ticks: bool) -> list[dict]:
                 msgs[conn.topic].append(reader.deserialize(raw, conn.msgtype))
     finally:
         reader.close()
+    return times, msgs
+
+
+def read_ros2(bag: Path, cfg: dict) -> tuple[dict[str, list[int]], dict[str, list]]:
+    """The same for a ROS 2 input, through rosbags_parity's ROS 2 reader:
+    the messages are the rows of the contract's ROS 2 mapping (dicts)."""
+    types = Ros2Types(list(cfg["extract"].get("msg_paths", [])))
+    with tempfile.TemporaryDirectory(prefix="bagpipe-scenes-") as tmp:
+        try:
+            bagx = load_ros2(bag, Path(tmp), types)
+        except CannotRead as exc:
+            raise SystemExit(f"rosbags cannot read {bag}: {exc}") from None
+    extract = set(cfg["extract"]["topics"])
+    sync_topics = set(cfg["sync"]["topics"])
+    wanted = {cfg["detections"]["topic"], cfg["lanes"]["topic"]}
+    synced: dict[int, bool] = {}     # per connection (id of its LConn)
+
+    def is_synced(lc) -> bool:
+        if id(lc) not in synced:
+            res = lc.res
+            if extract and lc.topic not in extract:
+                ok = False
+            elif not res.version:          # not decodable: no table
+                ok = False
+            elif sync_topics:
+                ok = lc.topic in sync_topics
+            else:
+                binary = BINARY_ELEMENTS if res.gen == 1 else BINARY_ELEMENTS2
+                ok = not has_binary(res.mapping, res.mapping.columns(res.typename), binary)
+            synced[id(lc)] = ok
+        return synced[id(lc)]
+
+    bagx = dataclasses.replace(bagx, messages=[m for m in bagx.messages if is_synced(m[3])])
+    times: dict[str, list[int]] = defaultdict(list)
+    msgs: dict[str, list] = defaultdict(list)
+    for lc, t, row, _why in decode_expected(bagx):
+        if row is None:                    # skipped alone: no row
+            continue
+        times[lc.topic].append(t)
+        if lc.topic in wanted:
+            msgs[lc.topic].append(row)
+    return times, msgs
+
+
+def scenes_of(bag: Path, cfg: dict, print_ticks: bool) -> list[dict]:
+    bag_file = bag_file_of(bag)
+    times, msgs = (read_ros1 if is_ros1_bag(bag) else read_ros2)(bag, cfg)
     det_topic, lanes_topic = cfg["detections"]["topic"], cfg["lanes"]["topic"]
     if not times or det_topic not in times or lanes_topic not in times:
         return []
@@ -235,11 +315,13 @@ def scenes_of(bag: Path, cfg: dict, print_ticks: bool) -> list[dict]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Expected person-in-lane scenes of ROS1 bags (reference).")
+    ap = argparse.ArgumentParser(description="Expected person-in-lane scenes of ROS1 bags and ROS 2 inputs "
+                                             "(reference).")
     ap.add_argument("--config", type=Path)
     ap.add_argument("--lake", type=Path, help="compare with LAKE/dynamodb/scenes.jsonl")
     ap.add_argument("--ticks", action="store_true", help="print the ticks with objects in lane")
-    ap.add_argument("bags", nargs="+", type=Path)
+    ap.add_argument("bags", nargs="+", type=Path, metavar="INPUT",
+                    help="a ROS1 .bag, a rosbag2 directory, an .mcap or a .db3 (also .zstd)")
     args = ap.parse_args()
     cfg = load_config(args.config)
     expected = []

@@ -1,7 +1,10 @@
 """Set up a local S3 + DynamoDB server (moto) the way the README's AWS
 example expects: buckets `ingest` and `lake`, tables `scenes` (bag_file,
 scene_id) and `bags` (bag_file), and the bags of a directory uploaded under
-s3://ingest/drives/. Or list what a run left in the tables.
+s3://ingest/drives/: each `*.bag` as drives/<name>.bag, each rosbag2
+directory (a subdirectory holding `metadata.yaml`) as drives/<dir>/<file>
+for every file in it, metadata.yaml last. Or list what a run left in the
+tables.
 
     python3 tests/python/local_aws.py setup sample-bags
     python3 tests/python/local_aws.py items bags
@@ -34,6 +37,17 @@ def setup(bag_dir: str) -> None:
     for bag in sorted(pathlib.Path(bag_dir).glob("*.bag")):
         s3.upload_file(str(bag), "ingest", f"drives/{bag.name}")
         print(f"uploaded s3://ingest/drives/{bag.name}")
+    # rosbag2 directories (ROS 2 bags): drives/<dir>/<file> for each file.
+    # metadata.yaml goes last: a run is started by its arrival (contract,
+    # "On S3"), so the storage files must already be there.
+    for bag in sorted(d for d in pathlib.Path(bag_dir).iterdir()
+                      if d.is_dir() and (d / "metadata.yaml").is_file()):
+        files = sorted((f for f in bag.iterdir() if f.is_file()),
+                       key=lambda f: (f.name == "metadata.yaml", f.name))
+        for f in files:
+            key = f"drives/{bag.name}/{f.name}"
+            s3.upload_file(str(f), "ingest", key)
+            print(f"uploaded s3://ingest/{key}")
 
 
 def items(table: str) -> None:

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use extractor::bag;
+use extractor::container::ros1::bag;
 
 pub fn check(input: &[u8]) {
     let len = input.len() as u64;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
-use extractor::decode::{Layout, MessageDecoder};
-use extractor::msgdef;
+use extractor::decode::{Layout, MessageDecoder, Wire};
+use extractor::definition::ros1 as msgdef;
 
 use crate::msgdef::split;
 
@@ -43,7 +43,7 @@ pub fn check(input: &[u8]) {
     let Ok(t) = msgdef::parse(&datatype, &definition) else {
         return;
     };
-    let layout = Arc::new(Layout::new(&t));
+    let layout = Arc::new(Layout::new(&t, Wire::Ros1));
 
     let mut once = MessageDecoder::new(layout.clone());
     let decoded = once.decode(7, message);

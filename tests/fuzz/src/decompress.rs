@@ -1,7 +1,7 @@
-//! Target `decompress`: chunk decompression (`extractor::bag::decompress`).
+//! Target `decompress`: chunk decompression (`extractor::container::compression::decompress`).
 //!
 //! Input: `[compression][claimed size, u32 LE][data]`, the compression byte
-//! taken modulo 3 (none, bz2, lz4).
+//! taken modulo 4 (none, bz2, lz4, zstd: ROS1 chunks, then MCAP's zstd).
 //!
 //! Properties: whatever the data and the claim, decompression gives exactly
 //! the claimed number of bytes or an error naming the chunk's offset (the
@@ -10,8 +10,7 @@
 //! decompresses back to itself under its true size and fails under any
 //! other.
 
-use extractor::bag::decompress;
-use extractor::records::Compression;
+use extractor::container::compression::{Compression, decompress};
 use extractor::testing::compress;
 
 /// The chunk offset errors must name.
@@ -25,6 +24,7 @@ pub fn encode(compression: Compression, claimed: u32, data: &[u8]) -> Vec<u8> {
         Compression::None => 0,
         Compression::Bz2 => 1,
         Compression::Lz4 => 2,
+        Compression::Zstd => 3,
     }];
     out.extend_from_slice(&claimed.to_le_bytes());
     out.extend_from_slice(data);
@@ -34,10 +34,11 @@ pub fn encode(compression: Compression, claimed: u32, data: &[u8]) -> Vec<u8> {
 fn decode_input(input: &[u8]) -> Option<(Compression, u64, &[u8])> {
     let (&mode, rest) = input.split_first()?;
     let claimed = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
-    let compression = match mode % 3 {
+    let compression = match mode % 4 {
         0 => Compression::None,
         1 => Compression::Bz2,
-        _ => Compression::Lz4,
+        2 => Compression::Lz4,
+        _ => Compression::Zstd,
     };
     Some((compression, u64::from(claimed), &rest[4..]))
 }

@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use extractor::decode::{LOG_TIME_COLUMN, Layout};
-use extractor::msgdef::{self, FieldType, MAX_NESTING_DEPTH, MessageType};
+use extractor::decode::{LOG_TIME_COLUMN, Layout, Wire};
+use extractor::definition::{self, FieldType, MAX_NESTING_DEPTH, MessageType, ros1 as msgdef};
 
 pub fn encode(datatype: &str, definition: &str) -> Vec<u8> {
     format!("{datatype}\n{definition}").into_bytes()
@@ -36,14 +36,14 @@ pub fn check(input: &[u8]) {
 /// The properties of a definition that parsed.
 pub fn check_parsed(t: &Arc<MessageType>) {
     assert!(depth(t) <= MAX_NESTING_DEPTH + 1, "nests {} deep", depth(t));
-    let text = msgdef::render(t);
+    let text = definition::render(t);
     let again = msgdef::parse(&t.name, &text)
         .unwrap_or_else(|e| panic!("the canonical text does not parse: {e}\n{text}"));
     assert_eq!(
         &again, t,
         "the canonical text parses to another tree:\n{text}"
     );
-    let layout = Layout::new(t);
+    let layout = Layout::new(t, Wire::Ros1);
     let schema = layout.schema();
     assert_eq!(schema.field(0).name(), LOG_TIME_COLUMN);
     let names: Vec<&str> = schema

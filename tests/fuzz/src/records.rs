@@ -9,7 +9,7 @@
 //! input; the typed parsers (connection, chunk, chunk info, bag header,
 //! message header) never panic, and what they accept agrees with the header.
 
-use extractor::records::{
+use extractor::container::ros1::records::{
     self, OP_BAG_HEADER, OP_CHUNK, OP_CHUNK_INFO, OP_CONNECTION, OP_MSG_DATA,
 };
 

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use extractor::bag;
-use extractor::records::Compression;
+use extractor::container::compression::Compression;
+use extractor::container::ros1::bag;
 use extractor::testing::BagBuilder;
 
 use crate::s3_event;

@@ -20,23 +20,24 @@
 //!   not a v2.0 bag at all is an error.
 //!
 //! Every length read from the file is checked against a cap from
-//! [`crate::records`] before it sizes an allocation, and decompression is
+//! [`super::records`] before it sizes an allocation, and decompression is
 //! capped by the size the chunk header claims.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::records::{
+use super::records::{
     self, BagHeader, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_RECORD_DATA_LEN, OP_BAG_HEADER, OP_CHUNK,
     OP_CHUNK_INFO, OP_CONNECTION, OP_INDEX_DATA, OP_MSG_DATA, RawRecord,
 };
+use crate::error::{Error, Result};
 use crate::source::{ReadAt, read_vec};
 
-pub use crate::records::{Compression, Connection};
+pub use super::records::{Compression, Connection};
+pub use crate::container::compression::decompress;
+pub use crate::container::{IndexMode, Warning};
 
 /// The first line of every ROS bag v2.0 file.
 pub const MAGIC: &[u8] = b"#ROSBAG V2.0\n";
@@ -80,33 +81,6 @@ pub struct ChunkInfo {
     pub start_time_ns: Option<u64>,
     /// Receive time of the latest message, as `start_time_ns`.
     pub end_time_ns: Option<u64>,
-}
-
-/// How the layout was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexMode {
-    /// From the index section at the end of the file.
-    Indexed,
-    /// By walking the records, because the index was unusable for `reason`.
-    Scanned { reason: String },
-}
-
-/// Something wrong with the bag that was recovered from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// File offset it is about (a chunk record's start, for a skipped chunk).
-    pub offset: Option<u64>,
-    /// A sentence that names the offset too, for the bag catalogue.
-    pub message: String,
-}
-
-impl Warning {
-    fn at(offset: u64, message: String) -> Self {
-        Self {
-            offset: Some(offset),
-            message,
-        }
-    }
 }
 
 /// Where everything in a bag is.
@@ -319,139 +293,8 @@ pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> 
     })
 }
 
-/// Decompresses a chunk's data, which must come out at exactly
-/// `uncompressed_len` bytes. Never allocates more than `uncompressed_len`
-/// (itself checked against [`MAX_CHUNK_LEN`] first), however much the data
-/// would expand: a bz2 "bomb" is stopped after `uncompressed_len + 1` bytes.
-/// Errors are [`Error::Chunk`] naming `offset` (the chunk record's).
-pub fn decompress(
-    compression: Compression,
-    input: &[u8],
-    uncompressed_len: u64,
-    offset: u64,
-) -> Result<Vec<u8>> {
-    let fail = |reason: String| Error::Chunk { offset, reason };
-    if uncompressed_len > MAX_CHUNK_LEN {
-        return Err(fail(format!(
-            "the header claims {uncompressed_len} uncompressed bytes, over the cap of {MAX_CHUNK_LEN} bytes"
-        )));
-    }
-    let claimed = uncompressed_len;
-    match compression {
-        Compression::None => {
-            if input.len() as u64 != claimed {
-                return Err(fail(format!(
-                    "uncompressed chunk holds {} bytes, header claims {claimed}",
-                    input.len()
-                )));
-            }
-            Ok(input.to_vec())
-        }
-        Compression::Bz2 => read_capped(
-            bzip2::read::BzDecoder::new(input),
-            input.len() as u64,
-            claimed,
-            compression,
-            offset,
-        ),
-        Compression::Lz4 => read_capped(
-            lz4_flex::frame::FrameDecoder::new(input),
-            input.len() as u64,
-            claimed,
-            compression,
-            offset,
-        ),
-    }
-}
-
-/// Bytes reserved up front for a decompressed chunk whatever its header
-/// claims, when the claim is implausible for the compressed size.
-const UPFRONT_RESERVE: u64 = 16 << 20;
-
-/// Compression ratio up to which a header's claim is reserved up front.
-/// Real chunks (sensor data, images) compress a few times at most; a claim
-/// far above this is either a bomb or a lie, and grows only as bytes come.
-const PLAUSIBLE_RATIO: u64 = 16;
-
-/// Reads a decompressor into a vector of exactly `claimed` bytes.
-///
-/// A plausible claim is reserved whole, so the vector never reallocates.
-/// An implausible one (a tiny chunk claiming a gigabyte) reserves
-/// [`UPFRONT_RESERVE`] and grows only as data actually decompresses, still
-/// never past `claimed`, so a lying header costs no memory it does not
-/// fill. Every reservation is fallible: when memory runs out (a process
-/// under `ulimit -v`, a bomb that really expands to its claim), the chunk
-/// fails with an error naming it instead of the process aborting. A
-/// one-byte probe afterwards tells whether the stream had more.
-fn read_capped(
-    mut decoder: impl Read,
-    input_len: u64,
-    claimed: u64,
-    compression: Compression,
-    offset: u64,
-) -> Result<Vec<u8>> {
-    let fail = |reason: String| Error::Chunk { offset, reason };
-    let out_of_memory = |len: usize, more: usize| {
-        fail(format!(
-            "no memory for {more} more bytes of its {claimed} uncompressed bytes after {len}"
-        ))
-    };
-    let claimed_usize = usize::try_from(claimed)
-        .map_err(|_| fail(format!("{claimed} bytes do not fit in memory")))?;
-    let reserve = if claimed <= input_len.saturating_mul(PLAUSIBLE_RATIO) {
-        claimed_usize
-    } else {
-        claimed_usize.min(UPFRONT_RESERVE as usize)
-    };
-    let mut out = Vec::new();
-    out.try_reserve_exact(reserve)
-        .map_err(|_| out_of_memory(0, reserve))?;
-    let mut limited = (&mut decoder).take(claimed);
-    while out.len() < claimed_usize {
-        if out.len() == out.capacity() {
-            // Double, up to the claim: real bytes are arriving.
-            let more = out.capacity().max(1 << 20).min(claimed_usize - out.len());
-            out.try_reserve_exact(more)
-                .map_err(|_| out_of_memory(out.len(), more))?;
-        }
-        // Read at most the spare capacity, so `read_to_end` never grows
-        // the vector itself (its growth could not fail cleanly).
-        let spare = (out.capacity() - out.len()) as u64;
-        let read = (&mut limited)
-            .take(spare)
-            .read_to_end(&mut out)
-            .map_err(|e| fail(format!("{compression} data does not decompress: {e}")))?;
-        if read == 0 {
-            break;
-        }
-    }
-    if (out.len() as u64) < claimed {
-        return Err(fail(format!(
-            "{compression} data decompressed to {} bytes, header claims {claimed}",
-            out.len()
-        )));
-    }
-    let mut probe = [0u8; 1];
-    loop {
-        match decoder.read(&mut probe) {
-            Ok(0) => return Ok(out),
-            Ok(_) => {
-                return Err(fail(format!(
-                    "{compression} data decompressed to more than the {claimed} bytes its header claims"
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(fail(format!(
-                    "{compression} data does not decompress after its first {claimed} bytes: {e}"
-                )));
-            }
-        }
-    }
-}
-
 /// Checks the magic; every way of failing says what was found instead.
-fn check_magic(src: &dyn ReadAt, file_len: u64) -> Result<()> {
+pub(crate) fn check_magic(src: &dyn ReadAt, file_len: u64) -> Result<()> {
     if file_len == 0 {
         return Err(Error::NotABag("empty file (0 bytes)".to_string()));
     }
@@ -1163,83 +1006,7 @@ fn op_name(op: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_tiny_chunk_claiming_a_gigabyte_is_refused_with_its_offset() {
-        let data = crate::testing::compress(Compression::Lz4, b"just a few bytes");
-        let claimed = MAX_CHUNK_LEN;
-        let e = decompress(Compression::Lz4, &data, claimed, 4117)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("4117") && e.contains(&claimed.to_string()),
-            "{e}"
-        );
-    }
-
     use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn decompress_requires_the_exact_size() {
-        let data = vec![7u8; 1000];
-        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
-        enc.write_all(&data).unwrap();
-        let bz = enc.finish().unwrap();
-        assert_eq!(decompress(Compression::Bz2, &bz, 1000, 5).unwrap(), data);
-        let err = decompress(Compression::Bz2, &bz, 999, 5)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("offset 5") && err.contains("more than the 999 bytes"),
-            "{err}"
-        );
-        let err = decompress(Compression::Bz2, &bz, 1001, 5)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("to 1000 bytes, header claims 1001"), "{err}");
-
-        let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        enc.write_all(&data).unwrap();
-        let lz = enc.finish().unwrap();
-        assert_eq!(decompress(Compression::Lz4, &lz, 1000, 5).unwrap(), data);
-        assert!(decompress(Compression::Lz4, &lz, 10, 5).is_err());
-        assert!(decompress(Compression::Lz4, &bz, 1000, 5).is_err());
-
-        assert_eq!(decompress(Compression::None, &data, 1000, 5).unwrap(), data);
-        let err = decompress(Compression::None, &data, 1001, 5)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("holds 1000 bytes, header claims 1001"),
-            "{err}"
-        );
-        let err = decompress(Compression::None, &data, u64::MAX, 5)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("over the cap"), "{err}");
-    }
-
-    #[test]
-    fn a_bomb_stops_at_the_claimed_size() {
-        // 64 MiB of zeros compresses to a few hundred bytes; claiming 100
-        // bytes must fail after reading 101, not inflate it all.
-        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-        let block = vec![0u8; 1 << 20];
-        for _ in 0..64 {
-            enc.write_all(&block).unwrap();
-        }
-        let bomb = enc.finish().unwrap();
-        assert!(bomb.len() < 4096, "{}", bomb.len());
-        let started = std::time::Instant::now();
-        let err = decompress(Compression::Bz2, &bomb, 100, 77)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("offset 77") && err.contains("more than the 100 bytes"),
-            "{err}"
-        );
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    }
 
     #[test]
     fn magic_errors_say_what_was_found() {

@@ -5,15 +5,14 @@
 //! here works on `&[u8]` (a piece of the file, or a decompressed chunk) with
 //! a bounds-checked cursor: no I/O, no panics, and every length read from
 //! the bytes is checked against a named cap and against the bytes that are
-//! actually there before it is used. [`crate::bag`] does the file access.
+//! actually there before it is used. [`super::bag`] does the file access.
 //!
 //! Offsets in errors are `base_offset + position in the buffer`: callers
 //! pass the file offset of the buffer's first byte, or 0 for a decompressed
-//! chunk (whose errors [`crate::bag::read_chunk`] then reports as
+//! chunk (whose errors [`super::bag::read_chunk`] then reports as
 //! "record at +N" inside the chunk at its file offset).
 
-use std::fmt;
-
+pub use crate::container::compression::Compression;
 use crate::error::{Error, Result};
 
 /// `op` of a message data record (`conn`, `time`; data = the message bytes).
@@ -424,44 +423,6 @@ pub fn parse_connection(rec: &RawRecord<'_>) -> Result<Connection> {
         callerid: data.optional_string(FIELD_CALLERID),
         latching: data.get(FIELD_LATCHING) == Some(b"1"),
     })
-}
-
-/// Compression of a chunk's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Bz2,
-    Lz4,
-}
-
-impl Compression {
-    /// The name used in the `compression` header field.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Bz2 => "bz2",
-            Compression::Lz4 => "lz4",
-        }
-    }
-
-    /// Parses the `compression` header field value.
-    pub fn parse(value: &[u8], offset: u64) -> Result<Self> {
-        match value {
-            b"none" => Ok(Compression::None),
-            b"bz2" => Ok(Compression::Bz2),
-            b"lz4" => Ok(Compression::Lz4),
-            other => Err(Error::Record {
-                offset,
-                reason: format!("unknown chunk compression {:?}", preview(other)),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The fields of a chunk record header.

@@ -1,5 +1,6 @@
 //! ROS1 message definitions: the `message_definition` text that a bag embeds
-//! in every connection record, parsed into a resolved type tree.
+//! in every connection record (and an MCAP channel of schema encoding
+//! `ros1msg`), parsed into the shared type tree.
 //!
 //! The text is the main type's `.msg` file followed by one section per type it
 //! depends on, each introduced by a line of `=` and a `MSG: pkg/Type` line.
@@ -12,136 +13,32 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::{
+    Arity, Field, FieldType, MAX_FIXED_ARRAY_LEN, MAX_NESTING_DEPTH, MessageType, Primitive,
+    check_expansion, is_identifier, is_separator,
+};
 use crate::error::{Error, Result};
 
-/// Deepest nesting of message types we accept. Real definitions nest a
-/// handful of levels (the SICK radar scan, the deepest in our test set, about
-/// six); the cap stops an absurd or hostile definition from recursing deeply
-/// in the parser, the Arrow schema and the decoder.
-pub const MAX_NESTING_DEPTH: usize = 64;
-
-/// Largest fixed array length (`T[N]`) we accept: a `uint8[N]` of an image
-/// row could be large, but beyond this it is a corrupt definition.
-pub const MAX_FIXED_ARRAY_LEN: usize = 1 << 24;
-
-/// Most fields a definition may expand to, counting the fields of a nested
-/// type again at every place it is used. A type used twice by a type used
-/// twice... is text of a few lines that expands exponentially: 64 levels of
-/// two fields each is 2^64 columns. The largest definition in our test set
-/// expands to a few hundred fields.
-pub const MAX_FIELDS: usize = 1 << 16;
-
-/// A ROS1 built-in type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Primitive {
-    Bool,
-    /// `int8`, and its deprecated alias `byte`.
-    Int8,
-    /// `uint8`, and its deprecated alias `char`.
-    UInt8,
-    Int16,
-    UInt16,
-    Int32,
-    UInt32,
-    Int64,
-    UInt64,
-    Float32,
-    Float64,
-    String,
-    Time,
-    Duration,
-}
-
-impl Primitive {
-    /// The primitive a type name denotes, if it is a built-in.
-    pub fn from_name(name: &str) -> Option<Primitive> {
-        Some(match name {
-            "bool" => Primitive::Bool,
-            "int8" | "byte" => Primitive::Int8,
-            "uint8" | "char" => Primitive::UInt8,
-            "int16" => Primitive::Int16,
-            "uint16" => Primitive::UInt16,
-            "int32" => Primitive::Int32,
-            "uint32" => Primitive::UInt32,
-            "int64" => Primitive::Int64,
-            "uint64" => Primitive::UInt64,
-            "float32" => Primitive::Float32,
-            "float64" => Primitive::Float64,
-            "string" => Primitive::String,
-            "time" => Primitive::Time,
-            "duration" => Primitive::Duration,
-            _ => return None,
-        })
-    }
-
-    /// The name a definition spells it with (the aliases `byte` and `char`
-    /// are spelled `int8` and `uint8`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Primitive::Bool => "bool",
-            Primitive::Int8 => "int8",
-            Primitive::UInt8 => "uint8",
-            Primitive::Int16 => "int16",
-            Primitive::UInt16 => "uint16",
-            Primitive::Int32 => "int32",
-            Primitive::UInt32 => "uint32",
-            Primitive::Int64 => "int64",
-            Primitive::UInt64 => "uint64",
-            Primitive::Float32 => "float32",
-            Primitive::Float64 => "float64",
-            Primitive::String => "string",
-            Primitive::Time => "time",
-            Primitive::Duration => "duration",
-        }
-    }
-
-    /// Bytes on the wire, or `None` for `string` (4-byte length + bytes).
-    pub fn fixed_size(self) -> Option<usize> {
-        Some(match self {
-            Primitive::Bool | Primitive::Int8 | Primitive::UInt8 => 1,
-            Primitive::Int16 | Primitive::UInt16 => 2,
-            Primitive::Int32 | Primitive::UInt32 | Primitive::Float32 => 4,
-            Primitive::Int64
-            | Primitive::UInt64
-            | Primitive::Float64
-            | Primitive::Time
-            | Primitive::Duration => 8,
-            Primitive::String => return None,
-        })
-    }
-}
-
-/// How many elements a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Arity {
-    /// A single value.
-    Scalar,
-    /// `T[]`: a `uint32` length on the wire, then the elements.
-    Variable,
-    /// `T[N]`: exactly N elements, no length on the wire.
-    Fixed(usize),
-}
-
-/// The element type of a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldType {
-    Primitive(Primitive),
-    Message(Arc<MessageType>),
-}
-
-/// One field of a message, in definition order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub name: String,
-    pub ty: FieldType,
-    pub arity: Arity,
-}
-
-/// A resolved message type: its full name and its fields (constants dropped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageType {
-    pub name: String,
-    pub fields: Vec<Field>,
+/// The primitive a ROS1 type name denotes, if it is a built-in (`byte` is
+/// the deprecated alias of `int8`, `char` of `uint8`).
+pub fn primitive(name: &str) -> Option<Primitive> {
+    Some(match name {
+        "bool" => Primitive::Bool,
+        "int8" | "byte" => Primitive::Int8,
+        "uint8" | "char" => Primitive::UInt8,
+        "int16" => Primitive::Int16,
+        "uint16" => Primitive::UInt16,
+        "int32" => Primitive::Int32,
+        "uint32" => Primitive::UInt32,
+        "int64" => Primitive::Int64,
+        "uint64" => Primitive::UInt64,
+        "float32" => Primitive::Float32,
+        "float64" => Primitive::Float64,
+        "string" => Primitive::String,
+        "time" => Primitive::Time,
+        "duration" => Primitive::Duration,
+        _ => return None,
+    })
 }
 
 /// A field or constant line as written, before type names are resolved.
@@ -172,77 +69,8 @@ pub fn parse(datatype: &str, text: &str) -> Result<Arc<MessageType>> {
         stack: Vec::new(),
     };
     let resolved = resolver.resolve(datatype).map_err(err)?;
-    let fields = expanded_fields(&resolved, &mut HashMap::new());
-    if fields > MAX_FIELDS {
-        return Err(err(format!(
-            "expands to more than {MAX_FIELDS} fields (types used many times over, nested)"
-        )));
-    }
+    check_expansion(&resolved).map_err(err)?;
     Ok(resolved)
-}
-
-/// How many fields `msg` has with every nested type expanded where it is
-/// used, saturating; memoised by type name (names are unique in a tree).
-fn expanded_fields<'a>(msg: &'a MessageType, memo: &mut HashMap<&'a str, usize>) -> usize {
-    if let Some(&n) = memo.get(msg.name.as_str()) {
-        return n;
-    }
-    let n = msg.fields.iter().fold(0usize, |sum, f| {
-        let nested = match &f.ty {
-            FieldType::Primitive(_) => 0,
-            FieldType::Message(m) => expanded_fields(m, memo),
-        };
-        sum.saturating_add(1).saturating_add(nested)
-    });
-    memo.insert(&msg.name, n);
-    n
-}
-
-/// The canonical definition text of a resolved type: its fields, then one
-/// `MSG:` section for each type it uses (depth first, each once), every
-/// type spelled with its full name and constants gone. [`parse`] of this
-/// text under `msg.name` gives back the same tree: the fuzz target of the
-/// parser checks exactly that.
-pub fn render(msg: &MessageType) -> String {
-    let mut out = String::new();
-    let mut done = vec![msg.name.as_str()];
-    render_fields(msg, &mut out);
-    render_dependencies(msg, &mut done, &mut out);
-    out
-}
-
-fn render_fields(msg: &MessageType, out: &mut String) {
-    for f in &msg.fields {
-        out.push_str(match &f.ty {
-            FieldType::Primitive(p) => p.name(),
-            FieldType::Message(m) => &m.name,
-        });
-        match f.arity {
-            Arity::Scalar => {}
-            Arity::Variable => out.push_str("[]"),
-            Arity::Fixed(n) => out.push_str(&format!("[{n}]")),
-        }
-        out.push(' ');
-        out.push_str(&f.name);
-        out.push('\n');
-    }
-}
-
-fn render_dependencies<'a>(msg: &'a MessageType, done: &mut Vec<&'a str>, out: &mut String) {
-    for f in &msg.fields {
-        if let FieldType::Message(m) = &f.ty {
-            if done.contains(&m.name.as_str()) {
-                continue;
-            }
-            done.push(&m.name);
-            out.push_str(&"=".repeat(80));
-            out.push_str("\nMSG: ");
-            out.push_str(&m.name);
-            out.push('\n');
-            render_fields(m, out);
-            render_dependencies(m, done, out);
-        }
-    }
 }
 
 /// Splits the text into the main section (keyed by `""`) and the `MSG:`
@@ -254,7 +82,7 @@ fn split_sections(text: &str) -> std::result::Result<HashMap<String, RawSection>
     let mut expect_msg_line = false;
     for (lineno, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        if trimmed.len() >= 3 && trimmed.bytes().all(|b| b == b'=') {
+        if is_separator(trimmed) {
             sections
                 .entry(std::mem::take(&mut current))
                 .or_insert(std::mem::take(&mut body));
@@ -319,7 +147,7 @@ fn parse_line(line: &str) -> std::result::Result<Option<RawField>, String> {
     if let Some(eq) = rest.find('=') {
         let name = rest[..eq].trim();
         check_identifier(name)?;
-        if arity != Arity::Scalar || Primitive::from_name(&type_name).is_none() {
+        if arity != Arity::Scalar || primitive(&type_name).is_none() {
             return Err(format!(
                 "constant {name} must have a built-in scalar type, not {type_token}"
             ));
@@ -376,10 +204,7 @@ fn is_type_name(name: &str) -> bool {
 }
 
 fn check_identifier(name: &str) -> std::result::Result<(), String> {
-    let mut bytes = name.bytes();
-    let ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
+    if is_identifier(name) {
         Ok(())
     } else {
         Err(format!("malformed field name {name:?}"))
@@ -426,18 +251,14 @@ impl Resolver {
         self.stack.push(full.to_string());
         let mut fields = Vec::with_capacity(raw.len());
         for f in raw {
-            let ty = match Primitive::from_name(&f.type_name) {
+            let ty = match primitive(&f.type_name) {
                 Some(p) => FieldType::Primitive(p),
                 None => {
                     let target = self.full_name(&f.type_name, &package);
                     FieldType::Message(self.resolve_named(&target)?)
                 }
             };
-            fields.push(Field {
-                name: f.name,
-                ty,
-                arity: f.arity,
-            });
+            fields.push(Field::new(f.name, ty, f.arity));
         }
         self.stack.pop();
         let resolved = Arc::new(MessageType {
@@ -559,7 +380,7 @@ float64 z
     #[test]
     fn render_parses_back_to_the_same_tree() {
         let t = parse("pkg/Thing", IMU_LIKE).unwrap();
-        let text = render(&t);
+        let text = super::super::render(&t);
         assert!(text.starts_with("std_msgs/Header header\nfloat64[9] covariance\n"));
         assert!(text.contains("\nMSG: geometry_msgs/Point\nfloat64 x\n"));
         assert_eq!(parse("pkg/Thing", &text).unwrap(), t);
