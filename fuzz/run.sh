@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(records bag decompress msgdef decode config s3_event)
+[ ${#targets[@]} -gt 0 ] || targets=(records bag decompress msgdef decode config s3_event mcap cdr ros2def metadata)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 

@@ -108,7 +108,4 @@ impl Intercept for LogFailedAttempts {
     }
 }
 
-/// The default log filter: warnings, and object_store's retry lines
-/// (logged at info, one per S3 retry with its backoff), so every retry
-/// shows in a default run's log.
-pub const DEFAULT_LOG_FILTER: &str = "warn,object_store::client::retry=info";
+pub use crate::DEFAULT_LOG_FILTER;

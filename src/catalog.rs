@@ -405,14 +405,118 @@ impl BagRecord {
         item.insert("status".into(), Attr::s(self.status.as_str()));
         item.insert(
             "warnings".into(),
-            Attr::L(self.warnings.iter().map(Attr::s).collect()),
+            Attr::L(
+                capped_warnings(&self.warnings)
+                    .into_iter()
+                    .map(Attr::s)
+                    .collect(),
+            ),
         );
         if let Some(e) = &self.error {
-            item.insert("error".into(), Attr::s(e));
+            item.insert("error".into(), Attr::s(capped(e, MAX_ERROR_LEN)));
         }
         item.insert("updated_at".into(), Attr::s(now_iso8601()));
         item
     }
+}
+
+/// Size past which a catalogue item's `topics` map moves to the lake:
+/// DynamoDB refuses items over 400 KB, and the rest of the item needs room.
+pub const ITEM_LIMIT: usize = 350_000;
+
+/// Warnings an item lists; the rest are counted in one more.
+pub const MAX_WARNINGS: usize = 100;
+
+/// Longest `error` an item holds (an error quoting a huge response).
+const MAX_ERROR_LEN: usize = 16 << 10;
+
+/// Where a bag's `topics` map goes when its item would be too large.
+pub const CATALOG_DIR: &str = "_catalog";
+
+/// The catalogue object of a bag whose topics do not fit its item.
+pub fn catalog_path(bag_file: &str) -> String {
+    format!("{CATALOG_DIR}/{bag_file}.json")
+}
+
+/// The first [`MAX_WARNINGS`] warnings, and one counting the rest.
+fn capped_warnings(warnings: &[String]) -> Vec<String> {
+    if warnings.len() <= MAX_WARNINGS {
+        return warnings.to_vec();
+    }
+    let mut out = warnings[..MAX_WARNINGS].to_vec();
+    out.push(format!(
+        "{} more warnings not listed (an item lists the first {MAX_WARNINGS})",
+        warnings.len() - MAX_WARNINGS
+    ));
+    out
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &text[..end], text.len())
+}
+
+/// An item's size as DynamoDB counts it (attribute names and values, in
+/// UTF-8 bytes; numbers about a byte per two digits; a list or map 3 bytes
+/// and a byte per element): what its 400 KB limit applies to.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + attr_size(v)).sum()
+}
+
+fn attr_size(a: &Attr) -> usize {
+    match a {
+        Attr::S(s) => s.len(),
+        Attr::N(n) => n.len().div_ceil(2) + 1,
+        Attr::Bool(_) => 1,
+        Attr::L(l) => 3 + l.iter().map(|v| 1 + attr_size(v)).sum::<usize>(),
+        Attr::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| 1 + k.len() + attr_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// An attribute as plain JSON (numbers as numbers where they fit), for
+/// the topics map written to the lake.
+pub fn plain_json(a: &Attr) -> Value {
+    match a {
+        Attr::S(s) => Value::String(s.clone()),
+        Attr::N(n) => n
+            .parse::<u64>()
+            .map(Value::from)
+            .or_else(|_| n.parse::<i64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(n.clone())),
+        Attr::Bool(b) => Value::Bool(*b),
+        Attr::L(l) => Value::Array(l.iter().map(plain_json).collect()),
+        Attr::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
+    }
+}
+
+/// A catalogue item that fits: when the whole item passes
+/// [`ITEM_LIMIT`], its `topics` map is taken out (returned, as plain JSON,
+/// for [`catalog_path`]) and the item says `topics_url` and `topic_count`
+/// instead.
+pub fn fit_item(mut item: Item, topics_url: &str) -> (Item, Option<Vec<u8>>) {
+    if item_size(&item) <= ITEM_LIMIT {
+        return (item, None);
+    }
+    let Some(Attr::M(topics)) = item.remove("topics") else {
+        return (item, None);
+    };
+    let json = plain_json(&Attr::M(topics.clone()));
+    let bytes = serde_json::to_vec_pretty(&json).expect("JSON of a map serialises");
+    item.insert("topics_url".into(), Attr::s(topics_url));
+    item.insert("topic_count".into(), Attr::n(topics.len()));
+    (item, Some(bytes))
 }
 
 /// The current UTC time as ISO 8601 with milliseconds.
@@ -439,6 +543,65 @@ mod tests {
         assert_eq!(j["M"]["a"]["L"][1]["N"], "3");
         assert_eq!(Attr::from_json(&j).unwrap(), a);
         assert!(Attr::from_json(&json!({"S": 1})).is_err());
+    }
+
+    #[test]
+    fn an_item_of_thousands_of_topics_moves_them_to_the_lake() {
+        let record = |topics: usize, warnings: usize| BagRecord {
+            bag_file: "big".into(),
+            source_url: "file:///big.bag".into(),
+            format: Some("ros1".into()),
+            storage_files: Vec::new(),
+            ros_distro: None,
+            size_bytes: 1,
+            start_time_ns: Some(1),
+            end_time_ns: Some(2),
+            message_count: topics as u64,
+            topics: (0..topics)
+                .map(|i| {
+                    let v = TopicVariant {
+                        datatype: "std_msgs/String".into(),
+                        md5sum: Some("992ce8a1687cec8c8bd883ec73ca41d1".into()),
+                        type_hash: None,
+                        definition_source: None,
+                        message_count: 1,
+                        table: Some(format!("topic_{i:05}")),
+                    };
+                    (
+                        format!("/topic_{i:05}"),
+                        TopicRecord {
+                            first: v,
+                            variants: Vec::new(),
+                        },
+                    )
+                })
+                .collect(),
+            status: Status::Done,
+            warnings: (0..warnings).map(|i| format!("warning {i}")).collect(),
+            error: None,
+        };
+        let (small, moved) = fit_item(record(10, 3).to_item(), "url");
+        assert!(moved.is_none() && small.contains_key("topics"));
+        let (big, moved) = fit_item(
+            record(4000, 10_000).to_item(),
+            "file:///lake/_catalog/big.json",
+        );
+        assert!(item_size(&big) < ITEM_LIMIT, "{}", item_size(&big));
+        assert!(!big.contains_key("topics"));
+        assert_eq!(big["topic_count"], Attr::n(4000));
+        assert_eq!(big["topics_url"], Attr::s("file:///lake/_catalog/big.json"));
+        let Attr::L(w) = &big["warnings"] else {
+            panic!()
+        };
+        assert_eq!(w.len(), MAX_WARNINGS + 1);
+        assert_eq!(
+            w[MAX_WARNINGS],
+            Attr::s("9900 more warnings not listed (an item lists the first 100)")
+        );
+        let topics: Value = serde_json::from_slice(&moved.unwrap()).unwrap();
+        assert_eq!(topics.as_object().unwrap().len(), 4000);
+        assert_eq!(topics["/topic_00007"]["table"], "topic_00007");
+        assert_eq!(topics["/topic_00007"]["message_count"], 1);
     }
 
     #[test]

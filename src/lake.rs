@@ -6,10 +6,12 @@
 //! become visible only on [`LakeFile::commit`] (locally a hidden temporary
 //! name renamed into place; dropped without commit, it is removed).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Prefix of temporary files in the lake. Hive readers (Athena, Glue,
 /// DuckDB) skip names starting with `.` or `_`, so a crash never exposes one,
@@ -54,6 +56,9 @@ pub trait Lake: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct LocalLake {
     root: PathBuf,
+    /// Directories known to exist, so writing thousands of files into a
+    /// few directories does not ask for each one again.
+    made: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalLake {
@@ -62,6 +67,7 @@ impl LocalLake {
         fs::create_dir_all(root)?;
         Ok(LocalLake {
             root: fs::canonicalize(root)?,
+            made: Arc::new(Mutex::new(HashSet::new())),
         })
     }
 
@@ -109,12 +115,21 @@ fn process_alive(pid: u32) -> bool {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Bytes buffered per file being written: Parquet hands over whole pages,
+/// so a small buffer costs nothing, and thousands of small tables written
+/// at once do not each hold a large one.
+const WRITE_BUFFER: usize = 128 << 10;
+
 /// A unique hidden name beside `target`, its directory created.
-fn temp_path(target: &Path) -> io::Result<PathBuf> {
+fn temp_path(target: &Path, made: &Mutex<HashSet<PathBuf>>) -> io::Result<PathBuf> {
     let dir = target
         .parent()
         .ok_or_else(|| io::Error::other(format!("{} has no directory", target.display())))?;
-    fs::create_dir_all(dir)?;
+    let mut made = made.lock().expect("directory cache");
+    if !made.contains(dir) {
+        fs::create_dir_all(dir)?;
+        made.insert(dir.to_path_buf());
+    }
     let name = target
         .file_name()
         .and_then(|n| n.to_str())
@@ -174,12 +189,20 @@ impl Lake for LocalLake {
 
     fn create(&self, path: &str) -> io::Result<Box<dyn LakeFile>> {
         let target = self.path(path);
-        let temp = temp_path(&target)?;
-        let file = fs::File::create(&temp)?;
+        let mut temp = temp_path(&target, &self.made)?;
+        let file = match fs::File::create(&temp) {
+            // The directory went away since it was made: make it again.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.made.lock().expect("directory cache").clear();
+                temp = temp_path(&target, &self.made)?;
+                fs::File::create(&temp)?
+            }
+            other => other?,
+        };
         Ok(Box::new(LocalFile {
             temp,
             target,
-            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+            file: Some(io::BufWriter::with_capacity(WRITE_BUFFER, file)),
         }))
     }
 
@@ -188,7 +211,7 @@ impl Lake for LocalLake {
         // Write a temporary file, then hard-link it into place: the link
         // fails if the name exists, so two runs cannot both create it, and
         // the file is whole when it appears.
-        let temp = temp_path(&target)?;
+        let temp = temp_path(&target, &self.made)?;
         let written = fs::File::create(&temp).and_then(|mut f| {
             f.write_all(bytes)?;
             f.sync_all()

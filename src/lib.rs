@@ -9,11 +9,14 @@
 //! crates (`extractor`, `synchronizer`, `scenes`).
 
 pub mod athena;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod catalog;
 pub mod config;
+#[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod failure;
+#[cfg(feature = "aws")]
 pub mod glue;
 pub mod input;
 pub mod inspect;
@@ -22,6 +25,16 @@ pub mod naming;
 pub mod outputs;
 pub mod pipeline;
 pub mod registry;
+#[cfg(feature = "aws")]
 pub mod s3;
+#[cfg(not(feature = "aws"))]
+#[path = "no_aws.rs"]
+pub mod s3;
+pub mod s3url;
 pub mod stages;
 pub mod writer;
+
+/// The default log filter: warnings, and object_store's retry lines
+/// (logged at info, one per S3 retry with its backoff), so every retry
+/// shows in a default run's log.
+pub const DEFAULT_LOG_FILTER: &str = "warn,object_store::client::retry=info";

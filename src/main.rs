@@ -171,7 +171,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BAGPIPE_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(bagpipe::aws::DEFAULT_LOG_FILTER)
+                tracing_subscriber::EnvFilter::new(bagpipe::DEFAULT_LOG_FILTER)
             }),
         )
         .with_writer(std::io::stderr)
@@ -285,9 +285,7 @@ fn run(
         lake,
         bags: stores.bags,
         scenes: stores.scenes,
-        tables: glue_database.map(|db| {
-            Arc::new(bagpipe::glue::GlueCatalog::new(&db)) as Arc<dyn bagpipe::athena::TableCatalog>
-        }),
+        tables: glue_database.map(|db| glue_catalog(&db)).transpose()?,
         config,
         progress: Box::new(move |name, total| progress_bar(&bars, name, total, quiet)),
     };
@@ -299,6 +297,20 @@ fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The Glue Data Catalog database tables are registered in.
+#[cfg(feature = "aws")]
+fn glue_catalog(db: &str) -> Result<Arc<dyn bagpipe::athena::TableCatalog>> {
+    Ok(Arc::new(bagpipe::glue::GlueCatalog::new(db)))
+}
+
+/// Glue: not in this build (a usage error, before any bag runs).
+#[cfg(not(feature = "aws"))]
+fn glue_catalog(db: &str) -> Result<Arc<dyn bagpipe::athena::TableCatalog>> {
+    Err(usage(
+        bagpipe::s3::unsupported(&format!("--glue-database {db}")).to_string(),
+    ))
 }
 
 /// A progress bar that appears only once a bag takes more than a moment,

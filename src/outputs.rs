@@ -8,17 +8,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::catalog::{ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, LOCAL_STORE_DIR};
-use crate::dynamo::DynamoStore;
 use crate::lake::{Lake, LocalLake};
 use crate::registry::SCHEMAS_DIR;
-use crate::s3::{S3Lake, S3Url};
+#[cfg(feature = "aws")]
+use crate::s3::S3Lake;
+use crate::s3::S3Url;
 
 /// The lake at `root`. An `Err` of kind `InvalidInput` is the user's to fix
 /// (a malformed root); others come from the storage.
 pub fn open_lake(root: &str) -> io::Result<Arc<dyn Lake>> {
     if let Some(url) = S3Url::parse(root) {
         let url = url.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        #[cfg(feature = "aws")]
         return Ok(Arc::new(S3Lake::new(&url.bucket, &url.key)?));
+        #[cfg(not(feature = "aws"))]
+        return Err(crate::s3::unsupported(&S3Url::url_of(
+            &url.bucket,
+            &url.key,
+        )));
     }
     let path = local_root(root)?;
     let lake = LocalLake::new(&path)
@@ -71,7 +78,7 @@ pub fn open_stores(
     scenes_table: Option<&str>,
 ) -> io::Result<Stores> {
     let bags: Arc<dyn ItemStore> = match bags_table {
-        Some(table) => Arc::new(DynamoStore::new(table, "bag_file", None)),
+        Some(table) => dynamo_store(table, "bag_file", None)?,
         None => Arc::new(
             JsonlStore::open(lake.clone(), LOCAL_BAGS_PATH, "bag_file", None).map_err(|e| {
                 io::Error::new(
@@ -85,7 +92,7 @@ pub fn open_stores(
         ),
     };
     let scenes: Arc<dyn ItemStore> = match scenes_table {
-        Some(table) => Arc::new(DynamoStore::new(table, "bag_file", Some("scene_id"))),
+        Some(table) => dynamo_store(table, "bag_file", Some("scene_id"))?,
         None => Arc::new(
             JsonlStore::open(
                 lake.clone(),
@@ -105,4 +112,28 @@ pub fn open_stores(
         ),
     };
     Ok(Stores { bags, scenes })
+}
+
+/// A DynamoDB table as a record store.
+#[cfg(feature = "aws")]
+fn dynamo_store(
+    table: &str,
+    partition_key: &'static str,
+    sort_key: Option<&'static str>,
+) -> io::Result<Arc<dyn ItemStore>> {
+    Ok(Arc::new(crate::dynamo::DynamoStore::new(
+        table,
+        partition_key,
+        sort_key,
+    )))
+}
+
+/// A DynamoDB table: not in this build.
+#[cfg(not(feature = "aws"))]
+fn dynamo_store(
+    table: &str,
+    _: &'static str,
+    _: Option<&'static str>,
+) -> io::Result<Arc<dyn ItemStore>> {
+    Err(crate::s3::unsupported(&format!("DynamoDB table {table}")))
 }

@@ -17,7 +17,9 @@ use extractor::definition::resolve::{self, Version};
 use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
 
 use crate::athena::{self, TableCatalog, TableDef};
-use crate::catalog::{Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant};
+use crate::catalog::{
+    Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant, catalog_path, fit_item,
+};
 use crate::config::Config;
 use crate::failure::Failure;
 use crate::input::extractor_failure;
@@ -342,8 +344,18 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
 /// `bag_file` meanwhile (a conditional write: two runs racing for one
 /// `bag_file` cannot both win).
 fn put_record(ctx: &Context, source: &Source, record: &BagRecord) -> Result<(), Failure> {
-    match ctx.bags.put_if_owner(record.to_item(), "source_url") {
-        Ok(None) => Ok(()),
+    // An item over DynamoDB's limit keeps its topics in the lake instead.
+    let path = catalog_path(&record.bag_file);
+    let (item, topics) = fit_item(record.to_item(), &ctx.lake.url(&path));
+    match ctx.bags.put_if_owner(item, "source_url") {
+        // The item is this source's: so is the topics object (written
+        // after the conditional write, so a refused source touches none).
+        Ok(None) => match topics {
+            Some(bytes) => ctx.lake.put(&path, &bytes),
+            // A re-run that fits removes what an earlier run moved out.
+            None => ctx.lake.delete(&path),
+        }
+        .map_err(|e| Failure::io(format_args!("writing {}", ctx.lake.url(&path)), &e)),
         Ok(Some(owner)) => {
             let owner = owner.get("source_url").and_then(Attr::as_s).unwrap_or("");
             Err(conflict(&record.bag_file, source, owner))

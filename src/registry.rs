@@ -9,9 +9,9 @@
 //! registered only when its Arrow schema is identical (`std_msgs/String`
 //! shares `chatter`; a `TFMessage` does not, the ROS1 header has `seq`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use arrow_schema::Schema;
 use extractor::definition::resolve::Version;
@@ -67,6 +67,9 @@ impl Registration {
 pub struct Registry<'a> {
     lake: &'a dyn Lake,
     cache: Mutex<HashMap<String, Registration>>,
+    /// The registrations that existed when first asked (one listing, so
+    /// choosing tables for thousands of new topics reads no absent file).
+    listed: OnceLock<io::Result<HashSet<String>>>,
 }
 
 impl<'a> Registry<'a> {
@@ -74,6 +77,7 @@ impl<'a> Registry<'a> {
         Registry {
             lake,
             cache: Mutex::new(HashMap::new()),
+            listed: OnceLock::new(),
         }
     }
 
@@ -101,9 +105,11 @@ impl<'a> Registry<'a> {
         schema: &Schema,
     ) -> io::Result<bool> {
         let mine = Registration::new(table, datatype, version, schema)?;
-        if let Some(r) = self.read(table)? {
+        if let Some(r) = self.cache.lock().expect("registry lock").get(table) {
             return Ok(r.admits(version, &mine.schema));
         }
+        // The conditional create decides; what is there is read only when
+        // it says the table is taken.
         let path = format!("{SCHEMAS_DIR}/{table}.json");
         let bytes = serde_json::to_vec_pretty(&mine).map_err(io::Error::other)?;
         let registered = if self.lake.put_if_absent(&path, &bytes)? {
@@ -120,10 +126,20 @@ impl<'a> Registry<'a> {
         Ok(ok)
     }
 
-    /// The registration of `table`, if any (cached once read).
+    /// The registration of `table`, if any (cached once read; a table not
+    /// in the registry's listing when it was first read is taken as free
+    /// without a read: [`claim`](Self::claim) decides in the end).
     pub fn read(&self, table: &str) -> io::Result<Option<Registration>> {
         if let Some(r) = self.cache.lock().expect("registry lock").get(table) {
             return Ok(Some(r.clone()));
+        }
+        let listed = self
+            .listed
+            .get_or_init(|| Ok(self.lake.list_children(SCHEMAS_DIR)?.into_iter().collect()));
+        match listed {
+            Ok(names) if !names.contains(&format!("{table}.json")) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => return Err(io::Error::new(e.kind(), e.to_string())),
         }
         let found = self.read_uncached(table)?;
         if let Some(r) = &found {

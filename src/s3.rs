@@ -33,7 +33,7 @@ use object_store::{
 use tokio::task::JoinHandle;
 
 use crate::aws::{block_on, install_crypto, runtime};
-use crate::lake::{Lake, LakeFile, encode_path};
+use crate::lake::{Lake, LakeFile};
 
 /// Size of one multipart-upload part. Files smaller than this go up in one
 /// PUT. S3 allows 10,000 parts, so a file can reach 80 GB; the writer rolls
@@ -56,33 +56,7 @@ const READAHEAD_BYTES: u64 = 1 << 20;
 /// this also covers a connection dropped while the body streams).
 const GET_ATTEMPTS: u32 = 4;
 
-/// `s3://bucket/key`, split. The key is taken literally (no percent
-/// decoding), as the AWS CLI does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Url {
-    pub bucket: String,
-    pub key: String,
-}
-
-impl S3Url {
-    /// Parses `s3://bucket[/key]`; `None` if `url` is not an `s3://` URL.
-    pub fn parse(url: &str) -> Option<Result<S3Url, String>> {
-        let rest = url.strip_prefix("s3://")?;
-        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Some(Err(format!("{url}: no bucket name")));
-        }
-        Some(Ok(S3Url {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-        }))
-    }
-
-    /// The URL of `key` in `bucket`, percent-encoded as URLs are.
-    pub fn url_of(bucket: &str, key: &str) -> String {
-        format!("s3://{bucket}/{}", encode_path(key))
-    }
-}
+pub use crate::s3url::S3Url;
 
 /// The object store of a bucket, made once per bucket and shared.
 pub fn store(bucket: &str) -> io::Result<Arc<dyn ObjectStore>> {

@@ -160,10 +160,17 @@ impl<'a> PartitionWriter<'a> {
     /// the files written (paths relative to the root). A table with no
     /// rows has none.
     pub fn finish(mut self) -> io::Result<Vec<Vec<String>>> {
+        // Each table's last row group goes to the encoders, and a table is
+        // closed a few tables later: the encoders stay busy, and a bag of
+        // thousands of small topics holds a few files open, not thousands.
+        let lag = max_in_flight();
         for t in 0..self.tables.len() {
             self.dispatch(t)?;
+            if t >= lag {
+                self.close(t - lag)?;
+            }
         }
-        for t in 0..self.tables.len() {
+        for t in self.tables.len().saturating_sub(lag)..self.tables.len() {
             self.close(t)?;
         }
         Ok(self.tables.into_iter().map(|t| t.files).collect())

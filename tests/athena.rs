@@ -6,10 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use bagpipe_test_harness::{aws_env, create_bucket, moto, put_object, unique};
+use bagpipe_test_harness::aws_env;
+#[cfg(feature = "aws")]
+use bagpipe_test_harness::{create_bucket, moto, put_object, unique};
+#[cfg(feature = "aws")]
 use serde_json::Value;
 
-use crate::util::{bagpipe, python, sample_bags, sample_lake, show};
+#[cfg(feature = "aws")]
+use crate::util::sample_bags;
+use crate::util::{bagpipe, python, sample_lake, show};
 
 /// A table of the DDL: its columns, location and partitions.
 #[derive(Debug, Default, PartialEq)]
@@ -161,6 +166,7 @@ fn athena_ddl_matches_the_parquet_schemas_of_the_sample_lake() {
 }
 
 /// The Glue tables of `database`, as `tests/python/glue.py dump` prints them.
+#[cfg(feature = "aws")]
 fn glue_tables(endpoint: &str, database: &str) -> BTreeMap<String, Value> {
     let out = python()
         .envs(aws_env(endpoint))
@@ -171,6 +177,7 @@ fn glue_tables(endpoint: &str, database: &str) -> BTreeMap<String, Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+#[cfg(feature = "aws")]
 #[test]
 fn a_run_registers_its_tables_in_glue_and_a_later_bag_adds_columns() {
     let endpoint = moto().endpoint.clone();

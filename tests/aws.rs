@@ -428,7 +428,7 @@ fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake_on_
     let started = Instant::now();
     let out = aws.run(&aws.endpoint, "clean", &inputs);
     assert!(out.status.success(), "{}", show(&out));
-    let span = started.elapsed();
+    let mut span = started.elapsed();
 
     // The same tables: a killed run leaves items the next run must replace.
     let mut points = KillPoints::new();
@@ -436,7 +436,11 @@ fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake_on_
     let mut killed = 0;
     for _ in 0..KILLS {
         let delay = points.next(span);
-        if run_and_kill(&mut aws.command(&aws.endpoint, "crashed", &inputs), delay) {
+        if run_and_kill(
+            &mut aws.command(&aws.endpoint, "crashed", &inputs),
+            delay,
+            &mut span,
+        ) {
             killed += 1;
         }
     }
@@ -493,4 +497,114 @@ fn s3_failing_past_its_retries_fails_the_bags_cleanly_and_a_rerun_completes() {
     let out = aws.run(&aws.endpoint, "lake", &[input]);
     assert!(out.status.success(), "{}", show(&out));
     assert_same_as_local(&aws, "lake", local.path());
+}
+
+/// A ROS1 bag of `n` topics, one std_msgs/String message each.
+fn many_topics_bag(n: u32) -> Vec<u8> {
+    let mut b = extractor::testing::BagBuilder::new();
+    for i in 0..n {
+        b = b
+            .connection(
+                i,
+                &format!("/topic_{i:04}"),
+                "std_msgs/String",
+                "992ce8a1687cec8c8bd883ec73ca41d1",
+                "string data\n",
+            )
+            .message(i, 1_000_000_000 + u64::from(i) * 1000, b"\x05\0\0\0hello");
+    }
+    b.build()
+}
+
+/// A bag of `n` chunks that each lie about their size, so every one is
+/// skipped with a warning (and one honest message after them).
+fn skipped_chunks_bag(n: usize) -> Vec<u8> {
+    use extractor::container::ros1::bag::Compression;
+    let mut b = extractor::testing::BagBuilder::new()
+        .compression(Compression::None)
+        .chunk_threshold(1)
+        .connection(
+            0,
+            "/chatter",
+            "std_msgs/String",
+            "992ce8a1687cec8c8bd883ec73ca41d1",
+            "string data\n",
+        );
+    for i in 0..=n {
+        b = b.message(0, 1_000_000_000 + i as u64 * 1000, b"\x02\0\0\0hi");
+    }
+    let built = b.build_bag();
+    let mut bytes = built.bytes;
+    for &chunk in &built.chunk_offsets[..n] {
+        let at = chunk as usize;
+        let header_len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let header = &bytes[at + 4..at + 4 + header_len];
+        let size = header.windows(5).position(|w| w == b"size=").unwrap() + at + 4 + 5;
+        bytes[size..size + 4].copy_from_slice(&7u32.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn a_bag_of_thousands_of_topics_or_skipped_chunks_is_catalogued_in_dynamodb() {
+    let aws = Aws::new();
+    put_object(
+        &aws.endpoint,
+        &aws.ingest,
+        "big/many_topics.bag",
+        &many_topics_bag(4000),
+    );
+    put_object(
+        &aws.endpoint,
+        &aws.ingest,
+        "big/skipped_chunks.bag",
+        &skipped_chunks_bag(10_000),
+    );
+    // Only one topic extracted: the catalogue lists all 4000 all the same
+    // (the whole pipeline on every topic is timed by bench/topics.sh).
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "[extract]\ntopics = [\"/topic_0007\", \"/chatter\"]\n",
+    )
+    .unwrap();
+    let out = bagpipe()
+        .envs(aws_env(&aws.endpoint))
+        .env("BAGPIPE_LOG", "warn")
+        .args(["run", "--quiet", "--config"])
+        .arg(config.path())
+        .arg("--out")
+        .arg(format!("s3://{}/lake", aws.lake))
+        .args(["--bags-table", &aws.bags])
+        .arg(format!("s3://{}/big/", aws.ingest))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let items: BTreeMap<String, Value> = scan_table(&aws.endpoint, &aws.bags)
+        .into_iter()
+        .map(|i| (i["bag_file"]["S"].as_str().unwrap().to_string(), i))
+        .collect();
+    let many = &items["many_topics"];
+    assert_eq!(many["status"]["S"], "DONE", "{many}");
+    assert!(many.get("topics").is_none());
+    assert_eq!(many["topic_count"]["N"], "4000");
+    let url = format!("s3://{}/lake/_catalog/many_topics.json", aws.lake);
+    assert_eq!(many["topics_url"]["S"], url);
+    let topics: Value = serde_json::from_slice(
+        &get_object(&aws.endpoint, &aws.lake, "lake/_catalog/many_topics.json").unwrap(),
+    )
+    .unwrap();
+    let topics = topics.as_object().unwrap();
+    assert_eq!(topics.len(), 4000);
+    assert_eq!(topics["/topic_0007"]["table"], "topic_0007");
+    assert!(topics["/topic_0008"].get("table").is_none());
+    assert_eq!(topics["/topic_3999"]["message_count"], 1);
+
+    let skipped = &items["skipped_chunks"];
+    assert_eq!(skipped["status"]["S"], "DONE", "{skipped}");
+    assert_eq!(skipped["message_count"]["N"], "1");
+    let warnings = skipped["warnings"]["L"].as_array().unwrap();
+    assert_eq!(warnings.len(), 101);
+    let last = warnings[100]["S"].as_str().unwrap();
+    assert!(last.starts_with("9901 more warnings not listed"), "{last}");
 }

@@ -50,8 +50,11 @@ impl KillPoints {
 }
 
 /// Starts `cmd`, kills it (SIGKILL) after `delay` if it still runs, and
-/// says whether it was killed.
-pub fn run_and_kill(cmd: &mut Command, delay: Duration) -> bool {
+/// says whether it was killed; a run that ended first shortens `span` to
+/// its own length, so later kill points fall inside a run even when the
+/// clean run that measured the span was slowed by a busy machine.
+pub fn run_and_kill(cmd: &mut Command, delay: Duration, span: &mut Duration) -> bool {
+    let started = Instant::now();
     let mut child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -60,6 +63,7 @@ pub fn run_and_kill(cmd: &mut Command, delay: Duration) -> bool {
     let deadline = Instant::now() + delay;
     loop {
         if child.try_wait().unwrap().is_some() {
+            *span = (*span).min(started.elapsed());
             return false;
         }
         if Instant::now() >= deadline {
@@ -82,7 +86,7 @@ fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake() {
     let started = Instant::now();
     let out = sample_run(clean.path()).output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
-    let span = started.elapsed();
+    let mut span = started.elapsed();
 
     let crashed = tempfile::tempdir().unwrap();
     let mut points = KillPoints::new();
@@ -90,7 +94,7 @@ fn a_run_killed_at_random_points_then_rerun_leaves_exactly_a_clean_runs_lake() {
     let mut killed = 0;
     for _ in 0..KILLS {
         let delay = points.next(span);
-        if run_and_kill(&mut sample_run(crashed.path()), delay) {
+        if run_and_kill(&mut sample_run(crashed.path()), delay, &mut span) {
             killed += 1;
         }
     }

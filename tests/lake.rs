@@ -31,7 +31,7 @@ fn assert_layout(root: &Path) {
                 assert!(partition.starts_with("bag_file="), "{f}");
                 assert!(is_part_file(name), "{f} is not a part file");
             }
-            ["_schemas", name] => assert!(name.ends_with(".json"), "{f}"),
+            ["_schemas" | "_catalog", name] => assert!(name.ends_with(".json"), "{f}"),
             ["dynamodb", "bags.jsonl" | "scenes.jsonl"] => {}
             _ => panic!("unexpected file in the lake: {f}"),
         }

@@ -418,6 +418,195 @@ impl ObjectsBuilder {
     }
 }
 
+/// One box of a tick, placed against the tick's lanes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedBox {
+    pub detected: DetectedBox,
+    /// Corners inside (or on) at least one region; `>= 1`: in lane.
+    pub corners_in_lane: i32,
+    /// The regions hit, in corner order, then region order.
+    pub lanes: Vec<String>,
+    /// Whether its class is one of `person_classes`.
+    pub person: bool,
+}
+
+impl PlacedBox {
+    /// Whether the box is in lane.
+    pub fn in_lane(&self) -> bool {
+        self.corners_in_lane >= 1
+    }
+}
+
+/// What one tick holds: its lanes and every box that could be placed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tick {
+    /// Each lane's points, in the message's order (lanes with fewer than
+    /// two points included: they are drawn, but make no region).
+    pub lanes: Vec<Vec<(f64, f64)>>,
+    /// Every box of the message in its order, in lane or not.
+    pub boxes: Vec<PlacedBox>,
+}
+
+impl Tick {
+    /// People in lane: in-lane boxes whose class counts as a person.
+    pub fn people_in_lane(&self) -> i32 {
+        self.boxes
+            .iter()
+            .filter(|b| b.person && b.in_lane())
+            .count() as i32
+    }
+}
+
+/// The configured detections and lanes of a synchronized batch, read tick
+/// by tick: what [`detect`] writes and what a report draws come from here.
+pub struct TickReader<'a> {
+    time: &'a arrow_array::Int64Array,
+    detections: &'a StructArray,
+    lanes: &'a StructArray,
+    corners: bool,
+    boxes: (Lists<'a>, Validity),
+    classes: (Strings<'a>, Validity),
+    score: Option<(Numbers<'a>, Validity)>,
+    geometry: [(Numbers<'a>, Validity); 4],
+    lane_list: (Lists<'a>, Validity),
+    points: (Lists<'a>, Validity),
+    xs: (Numbers<'a>, Validity),
+    ys: (Numbers<'a>, Validity),
+    person_classes: &'a [String],
+}
+
+impl<'a> TickReader<'a> {
+    /// Resolves the configured paths against `sync`'s schema.
+    ///
+    /// # Errors
+    ///
+    /// As [`detect`].
+    pub fn new(
+        sync: &'a RecordBatch,
+        detections_column: &str,
+        lanes_column: &str,
+        cfg: &'a ScenesConfig,
+    ) -> Result<TickReader<'a>> {
+        let plan = Plan::new(&sync.schema(), detections_column, lanes_column, cfg)?;
+        let time = sync
+            .column(plan.time)
+            .as_primitive_opt::<Int64Type>()
+            .expect(CHECKED);
+        let detections = sync.column(plan.detections).as_struct();
+        let boxes = lists(&plan.boxes, detections);
+        let box_items = boxes.0.values().as_struct();
+        let (class_array, class_valid) = plan.class.follow(box_items);
+        let classes = (
+            Strings::new(class_array.as_ref()).expect(CHECKED),
+            class_valid,
+        );
+        let score = plan.score.as_ref().map(|p| numbers(p, box_items));
+        let geometry = plan
+            .geometry
+            .paths
+            .each_ref()
+            .map(|p| numbers(p, box_items));
+        let lanes = sync.column(plan.lanes).as_struct();
+        let lane_list = lists(&plan.lane_list, lanes);
+        let lane_items = lane_list.0.values().as_struct();
+        let points = lists(&plan.points, lane_items);
+        let point_items = points.0.values().as_struct();
+        let xs = numbers(&plan.x, point_items);
+        let ys = numbers(&plan.y, point_items);
+        Ok(TickReader {
+            time,
+            detections,
+            lanes,
+            corners: plan.geometry.corners,
+            boxes,
+            classes,
+            score,
+            geometry,
+            lane_list,
+            points,
+            xs,
+            ys,
+            person_classes: &cfg.person_classes,
+        })
+    }
+
+    /// Ticks in the batch.
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    /// Whether the batch has no ticks.
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty()
+    }
+
+    /// The tick's time.
+    pub fn time_ns(&self, row: usize) -> i64 {
+        self.time.value(row)
+    }
+
+    /// The tick's lanes and boxes; `None` where detections or lanes are
+    /// missing at that tick.
+    pub fn tick(&self, row: usize) -> Option<Tick> {
+        if self.detections.is_null(row) || self.lanes.is_null(row) {
+            return None;
+        }
+        let mut tick = Tick::default();
+        let (lane_list, lane_list_valid) = &self.lane_list;
+        let (points, points_valid) = &self.points;
+        if lane_list_valid.get(row) {
+            for lane in lane_list.range(row) {
+                let mut line = Vec::new();
+                if points_valid.get(lane) {
+                    for p in points.range(lane) {
+                        if self.xs.1.get(p) && self.ys.1.get(p) {
+                            line.push((self.xs.0.value(p), self.ys.0.value(p)));
+                        }
+                    }
+                }
+                tick.lanes.push(line);
+            }
+        }
+        let regions: Vec<Region> = lane_regions(&tick.lanes);
+        let (boxes, boxes_valid) = &self.boxes;
+        if !boxes_valid.get(row) {
+            return Some(tick);
+        }
+        let (classes, class_valid) = &self.classes;
+        for i in boxes.range(row) {
+            if !class_valid.get(i) || !self.geometry.iter().all(|(_, valid)| valid.get(i)) {
+                continue;
+            }
+            let [a, b, c, d] = self.geometry.each_ref().map(|(n, _)| n.value(i));
+            let (x, y, width, height) = if self.corners {
+                ((a + c) / 2.0, (b + d) / 2.0, c - a, d - b)
+            } else {
+                (a, b, c, d)
+            };
+            let (corners_in_lane, lanes) =
+                assign_corners(&box_corners(x, y, width, height), &regions);
+            let class = classes.value(i);
+            tick.boxes.push(PlacedBox {
+                person: self.person_classes.iter().any(|c| c == class),
+                detected: DetectedBox {
+                    class: class.to_string(),
+                    score: self
+                        .score
+                        .as_ref()
+                        .and_then(|(n, valid)| valid.get(i).then(|| n.value(i))),
+                    x,
+                    y,
+                    width,
+                    height,
+                },
+                corners_in_lane,
+                lanes,
+            });
+        }
+        Some(tick)
+    }
+}
+
 /// The `scene_detections` table of one synchronized batch: one row per
 /// input row, with the same `time_ns`.
 ///
@@ -448,95 +637,24 @@ pub fn detect(
     lanes_column: &str,
     cfg: &ScenesConfig,
 ) -> Result<RecordBatch> {
-    let plan = Plan::new(&sync.schema(), detections_column, lanes_column, cfg)?;
-    let ticks = sync.num_rows();
-
-    let detections = sync.column(plan.detections).as_struct();
-    let (boxes, boxes_valid) = lists(&plan.boxes, detections);
-    let box_items = boxes.values().as_struct();
-    let (class_array, class_valid) = plan.class.follow(box_items);
-    let classes = Strings::new(class_array.as_ref()).expect(CHECKED);
-    let score = plan.score.as_ref().map(|p| numbers(p, box_items));
-    let geometry = plan
-        .geometry
-        .paths
-        .each_ref()
-        .map(|p| numbers(p, box_items));
-
-    let lanes = sync.column(plan.lanes).as_struct();
-    let (lane_list, lane_list_valid) = lists(&plan.lane_list, lanes);
-    let lane_items = lane_list.values().as_struct();
-    let (points, points_valid) = lists(&plan.points, lane_items);
-    let point_items = points.values().as_struct();
-    let (xs, x_valid) = numbers(&plan.x, point_items);
-    let (ys, y_valid) = numbers(&plan.y, point_items);
-
+    let reader = TickReader::new(sync, detections_column, lanes_column, cfg)?;
+    let ticks = reader.len();
     let mut people = Vec::with_capacity(ticks);
     let mut objects = ObjectsBuilder::new(ticks);
-    let mut tick_lanes: Vec<Vec<(f64, f64)>> = Vec::new();
     for row in 0..ticks {
-        if detections.is_null(row) || lanes.is_null(row) {
+        let Some(tick) = reader.tick(row) else {
             people.push(0);
             objects.end_tick(false);
             continue;
+        };
+        for b in tick.boxes.iter().filter(|b| b.in_lane()) {
+            objects.push_object(&b.detected, b.corners_in_lane, &b.lanes);
         }
-
-        tick_lanes.clear();
-        if lane_list_valid.get(row) {
-            for lane in lane_list.range(row) {
-                let mut line = Vec::new();
-                if points_valid.get(lane) {
-                    for p in points.range(lane) {
-                        if x_valid.get(p) && y_valid.get(p) {
-                            line.push((xs.value(p), ys.value(p)));
-                        }
-                    }
-                }
-                tick_lanes.push(line);
-            }
-        }
-        let regions: Vec<Region> = lane_regions(&tick_lanes);
-
-        let mut count = 0;
-        if !regions.is_empty() && boxes_valid.get(row) {
-            for i in boxes.range(row) {
-                if !class_valid.get(i) || !geometry.iter().all(|(_, valid)| valid.get(i)) {
-                    continue;
-                }
-                let [a, b, c, d] = geometry.each_ref().map(|(n, _)| n.value(i));
-                let (x, y, width, height) = if plan.geometry.corners {
-                    ((a + c) / 2.0, (b + d) / 2.0, c - a, d - b)
-                } else {
-                    (a, b, c, d)
-                };
-                let (corners_in_lane, hit) =
-                    assign_corners(&box_corners(x, y, width, height), &regions);
-                if corners_in_lane == 0 {
-                    continue;
-                }
-                let class = classes.value(i);
-                if cfg.person_classes.iter().any(|c| c == class) {
-                    count += 1;
-                }
-                let detected = DetectedBox {
-                    class: class.to_string(),
-                    score: score
-                        .as_ref()
-                        .and_then(|(n, valid)| valid.get(i).then(|| n.value(i))),
-                    x,
-                    y,
-                    width,
-                    height,
-                };
-                objects.push_object(&detected, corners_in_lane, &hit);
-            }
-        }
-        people.push(count);
+        people.push(tick.people_in_lane());
         objects.end_tick(true);
     }
-
     let columns: Vec<ArrayRef> = vec![
-        sync.column(plan.time).clone(),
+        Arc::new(reader.time.clone()),
         Arc::new(Int32Array::from(people)),
         Arc::new(objects.finish()?),
     ];

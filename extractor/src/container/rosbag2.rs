@@ -108,6 +108,10 @@ pub fn plan(dir: &str, metadata: Option<&str>, present: &[String]) -> Result<Pla
     let mut files = Vec::new();
     if let Some(m) = &parsed {
         for name in &m.relative_file_paths {
+            if files.contains(name) {
+                // Listed twice: read once.
+                continue;
+            }
             if present.contains(name) {
                 files.push(name.clone());
             } else {

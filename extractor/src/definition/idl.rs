@@ -384,6 +384,13 @@ pub fn parse(datatype: &str, text: &str) -> Result<Arc<MessageType>> {
         datatype: name.clone(),
         reason,
     };
+    let valid = name.split('/').count() == 3
+        && name
+            .split('/')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if !valid {
+        return Err(err(format!("malformed type name {name:?}")));
+    }
     // The sections are whole IDL files; their headers are not IDL.
     let mut idl = String::with_capacity(text.len());
     let mut after_separator = false;

@@ -93,6 +93,7 @@ pub fn parse(datatype: &str, text: &str, extra: Lookup<'_>) -> Result<Arc<Messag
         datatype: name.clone(),
         reason,
     };
+    check_type_name(&name).map_err(err)?;
     let mut parsed = split_sections(text).map_err(err)?;
     let main = parsed.remove("").unwrap_or_default();
     let mut sections: HashMap<String, RawSection> = HashMap::new();
@@ -142,6 +143,7 @@ pub fn parse_from(datatype: &str, find: Lookup<'_>) -> Result<Arc<MessageType>> 
         datatype: name.clone(),
         reason,
     };
+    check_type_name(&name).map_err(err)?;
     let mut event = HashMap::new();
     if let Some((service, _)) = service_of(&name) {
         // A service event: its .srv file, split, plus the event's own types.
@@ -452,6 +454,15 @@ fn is_type_name(name: &str) -> bool {
         && name.split('/').all(|part| {
             !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         })
+}
+
+/// A type name must be `pkg/msg/Type` (or `pkg/srv/...`) once normalised.
+fn check_type_name(name: &str) -> std::result::Result<(), String> {
+    if name.split('/').count() == 3 && is_type_name(name) {
+        Ok(())
+    } else {
+        Err(format!("malformed type name {name:?}"))
+    }
 }
 
 fn package_of(full: &str) -> &str {

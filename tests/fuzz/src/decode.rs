@@ -79,7 +79,7 @@ pub fn check(input: &[u8]) {
 /// The fewest wire bytes an array's values can have come from: one per
 /// number or bool, one per string character or blob byte (their lengths
 /// and the lists' lengths only add to it).
-fn wire_floor(array: &ArrayRef) -> usize {
+pub(crate) fn wire_floor(array: &ArrayRef) -> usize {
     match array.data_type() {
         DataType::Struct(_) => array.as_struct().columns().iter().map(wire_floor).sum(),
         DataType::List(_) => wire_floor(array.as_list::<i32>().values()),

@@ -28,17 +28,21 @@ pub mod lambda_events;
 pub mod samples;
 
 pub mod bag;
+pub mod cdr;
 pub mod config;
 pub mod decode;
 pub mod decompress;
+pub mod mcap;
+pub mod metadata;
 pub mod msgdef;
 pub mod records;
+pub mod ros2def;
 pub mod s3_event;
 pub mod seeds;
 
 /// The fuzz targets, by name (the directory names under `fuzz/corpus/` and
 /// `fuzz/regressions/`, and the binaries in `fuzz/fuzz_targets/`).
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 11] = [
     "records",
     "bag",
     "decompress",
@@ -46,6 +50,10 @@ pub const TARGETS: [&str; 7] = [
     "decode",
     "config",
     "s3_event",
+    "mcap",
+    "cdr",
+    "ros2def",
+    "metadata",
 ];
 
 /// Runs the property check of `target` on one input.
@@ -58,6 +66,10 @@ pub fn check(target: &str, input: &[u8]) {
         "decode" => decode::check(input),
         "config" => config::check(input),
         "s3_event" => s3_event::check(input),
+        "mcap" => mcap::check(input),
+        "cdr" => cdr::check(input),
+        "ros2def" => ros2def::check(input),
+        "metadata" => metadata::check(input),
         other => panic!("no fuzz target named {other:?}"),
     }
 }

@@ -35,7 +35,7 @@ pub fn check(input: &[u8]) {
 
 /// The properties of a definition that parsed.
 pub fn check_parsed(t: &Arc<MessageType>) {
-    assert!(depth(t) <= MAX_NESTING_DEPTH + 1, "nests {} deep", depth(t));
+    check_depth(t);
     let text = definition::render(t);
     let again = msgdef::parse(&t.name, &text)
         .unwrap_or_else(|e| panic!("the canonical text does not parse: {e}\n{text}"));
@@ -57,6 +57,11 @@ pub fn check_parsed(t: &Arc<MessageType>) {
         names.iter().all(|n| fields.contains(n)),
         "a column that is no field: {names:?} of {fields:?}"
     );
+}
+
+/// A parsed tree nests no deeper than the cap.
+pub(crate) fn check_depth(t: &MessageType) {
+    assert!(depth(t) <= MAX_NESTING_DEPTH + 1, "nests {} deep", depth(t));
 }
 
 fn depth(t: &MessageType) -> usize {

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use extractor::container::compression::Compression;
 use extractor::container::ros1::bag;
+use extractor::container::{self, Input, rosbag2};
+use extractor::definition::builtin::{self, Definitions};
+use extractor::definition::{self, ros2};
+use extractor::source::FileSource;
 use extractor::testing::BagBuilder;
 
 use crate::s3_event;
@@ -66,9 +70,12 @@ pub fn generate(repo: &Path, dirs: &[PathBuf]) -> std::io::Result<Corpus> {
             let is_bag = path.extension().is_some_and(|e| e == "bag");
             if is_bag && path.metadata()?.len() <= BAG_MAX {
                 add_bag(&mut corpus, &fs::read(&path)?, &mut datatypes);
+            } else if !is_bag {
+                add_ros2(&mut corpus, &path, &mut datatypes)?;
             }
         }
     }
+    add_builtin_definitions(&mut corpus);
     add_configs(&mut corpus, repo)?;
     add_events(&mut corpus);
     Ok(corpus)
@@ -199,6 +206,105 @@ fn add_bag(corpus: &mut Corpus, bytes: &[u8], datatypes: &mut HashSet<String>) {
             }
         }
     }
+}
+
+/// The seeds a ROS 2 input gives (an MCAP, a db3, a `.zstd` file, or a
+/// rosbag2 directory): its files' first bytes, `metadata.yaml`, each
+/// connection's definition and first message.
+fn add_ros2(
+    corpus: &mut Corpus,
+    path: &Path,
+    datatypes: &mut HashSet<String>,
+) -> std::io::Result<()> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut inside: Vec<PathBuf> = fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        inside.sort();
+        inside
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut inputs = Vec::new();
+    for f in &files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name == rosbag2::METADATA_FILE {
+            put(corpus, "metadata", fs::read(f)?);
+            continue;
+        }
+        if !container::is_bag_name(&name) || f.metadata()?.len() > BAG_MAX {
+            continue;
+        }
+        if name.ends_with(".mcap") {
+            let bytes = fs::read(f)?;
+            put(corpus, "mcap", bytes[..bytes.len().min(SEED_MAX)].to_vec());
+        }
+        inputs.push(Input::new(name, Box::new(FileSource::open(f)?)));
+    }
+    let Ok(bag) = container::open(inputs) else {
+        return Ok(());
+    };
+    let mut first_message = HashSet::new();
+    for unit in bag.layout.units.iter().take(CHUNKS_PER_BAG) {
+        let Ok(contents) = bag.read_unit(unit) else {
+            continue;
+        };
+        for m in &contents.messages {
+            let Some(conn) = bag.layout.connection(m.conn) else {
+                continue;
+            };
+            if conn.encoding != container::ENCODING_CDR
+                || conn.schema_encoding != container::SCHEMA_ROS2MSG
+                || conn.definition.is_empty()
+            {
+                continue;
+            }
+            if datatypes.insert(format!("{}\n{}", conn.datatype, conn.definition)) {
+                put(
+                    corpus,
+                    "ros2def",
+                    crate::ros2def::encode(&conn.datatype, &conn.definition),
+                );
+            }
+            let definition_len = conn.datatype.len() + 1 + conn.definition.len();
+            if definition_len <= usize::from(u16::MAX) && first_message.insert(m.conn) {
+                put(
+                    corpus,
+                    "cdr",
+                    crate::cdr::encode(
+                        &conn.datatype,
+                        &conn.definition,
+                        &contents.data[m.range.clone()],
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Built-in definitions, as the canonical text of their trees (every type
+/// of the standard interfaces, dependencies in `MSG:` sections).
+fn add_builtin_definitions(corpus: &mut Corpus) {
+    let defs = Definitions::default();
+    for name in builtin::builtin_names() {
+        if let Ok(t) = ros2::parse_from(name, &|n| defs.text(n)) {
+            put(
+                corpus,
+                "ros2def",
+                crate::ros2def::encode(name, &definition::render(&t)),
+            );
+        }
+    }
+    put(
+        corpus,
+        "metadata",
+        b"rosbag2_bagfile_information:\n  version: 9\n  relative_file_paths: [run_0.mcap, run_1.mcap]\n  ros_distro: jazzy\n".to_vec(),
+    );
 }
 
 /// The sample configuration, the empty one, and one of each box geometry.

@@ -24,6 +24,20 @@ fn the_seed_corpus_covers_every_target_from_real_bags() {
     assert!(count("decompress") >= 30, "{} chunks", count("decompress"));
     assert!(count("bag") >= 40 && count("records") >= 100);
     assert!(count("config") >= 5 && count("s3_event") >= 10);
+    // The ROS 2 files: MCAPs, their definitions and messages, the
+    // directories' metadata.yaml, and every built-in type.
+    assert!(count("mcap") >= 12, "{} MCAP files", count("mcap"));
+    assert!(count("cdr") >= 20, "{} CDR messages", count("cdr"));
+    assert!(
+        count("ros2def") >= 150,
+        "{} ROS 2 definitions",
+        count("ros2def")
+    );
+    assert!(
+        count("metadata") >= 8,
+        "{} metadata.yaml",
+        count("metadata")
+    );
     for target in TARGETS {
         for seed in &corpus[target] {
             check(target, seed);

@@ -2,9 +2,9 @@
 //! profile `ros1` (ROS1 messages and definitions), and any other channel
 //! (counted, left to the caller to refuse).
 //!
-//! Records are parsed by the `mcap` crate ([`mcap::parse_record`]); the
-//! I/O around them is ours, over [`ReadAt`], so a file on S3 is read by
-//! ranged GETs as a ROS1 bag is. Two paths lead to the layout, as for ROS1:
+//! [`records`] parses records from bytes (no I/O); this module reads them
+//! over [`ReadAt`], so a file on S3 is read by ranged GETs as a ROS1 bag is.
+//! Two paths lead to the layout, as for ROS1:
 //!
 //! * **Summary**: the footer (the last 37 bytes) points at the summary
 //!   section, whose schemas, channels and chunk indexes say where
@@ -22,11 +22,17 @@
 //! Chunks are decompressed whole (never streamed out half-read), so a
 //! damaged chunk is skipped whole.
 
-use std::borrow::Cow;
+pub mod records;
+
 use std::collections::{BTreeMap, HashMap};
 
-use mcap::records::{self as rec, Record};
 use rayon::prelude::*;
+
+use self::records::{
+    self as rec, MESSAGE_HEADER_LEN, OP_CHANNEL, OP_CHUNK, OP_CHUNK_INDEX, OP_DATA_END, OP_FOOTER,
+    OP_HEADER, OP_MESSAGE, OP_MESSAGE_INDEX, OP_METADATA, OP_METADATA_INDEX, OP_SCHEMA,
+    OP_STATISTICS, RECORD_PREFIX, split_record,
+};
 
 use super::compression::{self, Compression};
 use super::ros1::records::{MAX_CHUNK_LEN, MAX_RECORD_DATA_LEN};
@@ -37,24 +43,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::source::{ReadAt, read_vec};
 
-const OP_HEADER: u8 = 0x01;
-const OP_FOOTER: u8 = 0x02;
-const OP_SCHEMA: u8 = 0x03;
-const OP_CHANNEL: u8 = 0x04;
-const OP_MESSAGE: u8 = 0x05;
-const OP_CHUNK: u8 = 0x06;
-const OP_CHUNK_INDEX: u8 = 0x08;
-const OP_STATISTICS: u8 = 0x0B;
-const OP_METADATA: u8 = 0x0C;
-const OP_METADATA_INDEX: u8 = 0x0D;
-const OP_DATA_END: u8 = 0x0F;
-
-/// Opcode and length before every record's body.
-const RECORD_PREFIX: u64 = 9;
 /// The footer record and the closing magic.
 const TAIL_LEN: u64 = RECORD_PREFIX + 20 + 8;
-/// A message record's header: channel, sequence, log time, publish time.
-const MESSAGE_HEADER_LEN: usize = 2 + 4 + 8 + 8;
 /// A chunk header's fixed fields: start, end, uncompressed size and CRC.
 const CHUNK_FIXED_LEN: u64 = 8 + 8 + 8 + 4;
 /// Largest summary section read in one piece (as for a ROS1 index).
@@ -116,20 +106,12 @@ impl McapUnit {
     }
 }
 
-/// A schema as read: name, encoding, text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Schema {
-    name: String,
-    encoding: String,
-    data: Vec<u8>,
-}
-
 /// What the file says about itself, from either path.
 #[derive(Default)]
 struct Found {
     profile: Option<String>,
     library: Option<String>,
-    schemas: HashMap<u16, Schema>,
+    schemas: HashMap<u16, rec::Schema>,
     /// In the order first met.
     channels: Vec<rec::Channel>,
     channel_index: HashMap<u16, usize>,
@@ -140,7 +122,8 @@ struct Found {
 }
 
 impl Found {
-    fn add_schema(&mut self, id: u16, schema: Schema, offset: u64) {
+    fn add_schema(&mut self, schema: rec::Schema, offset: u64) {
+        let id = schema.id;
         if id == 0 {
             return; // Reserved: "no schema" (spec).
         }
@@ -173,6 +156,14 @@ impl Found {
                 self.channel_index.insert(channel.id, self.channels.len());
                 self.channels.push(channel);
             }
+        }
+    }
+
+    fn define(&mut self, d: Defined, offset: u64) {
+        match d {
+            Defined::Schema(s) => self.add_schema(s, offset),
+            Defined::Channel(c) => self.add_channel(c, offset),
+            Defined::Metadata(m) => self.add_metadata(&m),
         }
     }
 
@@ -313,9 +304,13 @@ fn read_body(src: &dyn ReadAt, pos: u64, len: u64, what: &'static str) -> Result
     read_vec(src, pos + RECORD_PREFIX, len, what, MAX_RECORD_DATA_LEN)
 }
 
-fn parse(op: u8, body: &[u8], offset: u64) -> std::result::Result<Record<'_>, String> {
-    mcap::parse_record(op, body)
-        .map_err(|e| format!("record at offset {offset} does not parse: {e}"))
+/// A record's body parsed, or why not (naming its offset).
+fn parsed<T>(
+    body: &[u8],
+    offset: u64,
+    f: fn(&[u8]) -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    f(body).map_err(|e| format!("the record at offset {offset} does not parse: {e}"))
 }
 
 /// Reads the header record after the magic; returns where it ends (`None`
@@ -338,7 +333,7 @@ fn read_header(src: &dyn ReadAt, found: &mut Found) -> Result<Option<u64>> {
         return Ok(None);
     }
     let body = read_body(src, start, head.len, "MCAP header")?;
-    if let Ok(Record::Header(h)) = mcap::parse_record(OP_HEADER, &body) {
+    if let Ok(h) = rec::header(&body) {
         found.profile = Some(h.profile);
         found.library = Some(h.library);
     }
@@ -403,30 +398,12 @@ fn from_summary(
             .map_err(|e| format!("the summary does not parse at offset {offset}: {e}"))?;
         pos = next;
         match op {
-            OP_SCHEMA => {
-                if let Record::Schema { header, data } = parse(op, body, offset)? {
-                    found.add_schema(header.id, schema_of(header, data), offset);
-                }
-            }
-            OP_CHANNEL => {
-                if let Record::Channel(c) = parse(op, body, offset)? {
-                    found.add_channel(c, offset);
-                }
-            }
-            OP_CHUNK_INDEX => {
-                if let Record::ChunkIndex(c) = parse(op, body, offset)? {
-                    indexes.push(c);
-                }
-            }
-            OP_STATISTICS => {
-                if let Record::Statistics(s) = parse(op, body, offset)? {
-                    statistics = Some(s);
-                }
-            }
+            OP_SCHEMA => found.add_schema(parsed(body, offset, rec::schema)?, offset),
+            OP_CHANNEL => found.add_channel(parsed(body, offset, rec::channel)?, offset),
+            OP_CHUNK_INDEX => indexes.push(parsed(body, offset, rec::chunk_index)?),
+            OP_STATISTICS => statistics = Some(parsed(body, offset, rec::statistics)?),
             OP_METADATA_INDEX => {
-                if let Record::MetadataIndex(m) = parse(op, body, offset)? {
-                    metadata_indexes.push(m);
-                }
+                metadata_indexes.push(parsed(body, offset, rec::metadata_index)?);
             }
             _ => {}
         }
@@ -496,7 +473,7 @@ fn from_summary(
             && let Ok(head) = read_head(src, m.offset)
             && head.op == OP_METADATA
             && let Ok(body) = read_body(src, m.offset, head.len, "MCAP metadata")
-            && let Ok(Record::Metadata(meta)) = mcap::parse_record(OP_METADATA, &body)
+            && let Ok(meta) = rec::metadata(&body)
         {
             found.add_metadata(&meta);
         }
@@ -648,14 +625,9 @@ fn check_gaps(
                     )
                     .into());
                 }
-                OP_SCHEMA => {
-                    if let Ok(Record::Schema { header, data }) = mcap::parse_record(op, body) {
-                        found.add_schema(header.id, schema_of(header, data), offset);
-                    }
-                }
-                OP_CHANNEL => {
-                    if let Ok(Record::Channel(c)) = mcap::parse_record(op, body) {
-                        found.add_channel(c, offset);
+                OP_SCHEMA | OP_CHANNEL | OP_METADATA => {
+                    if let Ok(Some(d)) = parse_definition(op, body) {
+                        found.define(d, offset);
                     }
                 }
                 OP_DATA_END => break,
@@ -691,41 +663,30 @@ fn count_from_message_indexes(
                 break;
             };
             pos = next;
-            if let Ok(Record::MessageIndex(m)) = mcap::parse_record(op, body) {
-                *found.counts.entry(m.channel_id).or_default() += m.records.len() as u64;
+            if op == OP_MESSAGE_INDEX
+                && let Ok((channel, n)) = rec::message_index_count(body)
+            {
+                *found.counts.entry(channel).or_default() += n;
             }
         }
     }
     Ok(())
 }
 
-fn schema_of(header: rec::SchemaHeader, data: Cow<'_, [u8]>) -> Schema {
-    Schema {
-        name: header.name,
-        encoding: header.encoding,
-        data: data.into_owned(),
-    }
+/// A record that defines something, met outside chunks.
+enum Defined {
+    Schema(rec::Schema),
+    Channel(rec::Channel),
+    Metadata(rec::Metadata),
 }
 
-/// Splits the record at `pos` of `buf`: (opcode, body, next position).
-fn split_record(buf: &[u8], pos: usize) -> std::result::Result<(u8, &[u8], usize), String> {
-    let prefix = buf
-        .get(pos..pos + RECORD_PREFIX as usize)
-        .ok_or_else(|| format!("a record prefix needs 9 bytes, {} remain", buf.len() - pos))?;
-    let len = u64::from_le_bytes(prefix[1..9].try_into().expect("8 bytes"));
-    let start = pos + RECORD_PREFIX as usize;
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| start.checked_add(l))
-        .filter(|&e| e <= buf.len())
-        .ok_or_else(|| {
-            format!(
-                "a record of op {:#04x} claims {len} bytes, {} remain",
-                prefix[0],
-                buf.len() - start
-            )
-        })?;
-    Ok((prefix[0], &buf[start..end], end))
+fn parse_definition(op: u8, body: &[u8]) -> std::result::Result<Option<Defined>, String> {
+    Ok(match op {
+        OP_SCHEMA => Some(Defined::Schema(rec::schema(body)?)),
+        OP_CHANNEL => Some(Defined::Channel(rec::channel(body)?)),
+        OP_METADATA => Some(Defined::Metadata(rec::metadata(body)?)),
+        _ => None,
+    })
 }
 
 /// A chunk found by a scan, before it is decompressed.
@@ -823,13 +784,9 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64, found: &mut Found) -> Resul
             }
             OP_SCHEMA | OP_CHANNEL | OP_METADATA | OP_HEADER => {
                 match read_body(src, pos, head.len, "MCAP record") {
-                    Ok(body) => match mcap::parse_record(head.op, &body) {
-                        Ok(Record::Schema { header, data }) => {
-                            found.add_schema(header.id, schema_of(header, data), pos)
-                        }
-                        Ok(Record::Channel(c)) => found.add_channel(c, pos),
-                        Ok(Record::Metadata(m)) => found.add_metadata(&m),
-                        Ok(_) => {}
+                    Ok(body) => match parse_definition(head.op, &body) {
+                        Ok(Some(d)) => found.define(d, pos),
+                        Ok(None) => {}
                         Err(e) => found.warnings.push(Warning::at(
                             pos,
                             format!("the record of op {:#04x} at offset {pos} does not parse ({e}); skipped", head.op),
@@ -895,8 +852,8 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64, found: &mut Found) -> Resul
                     continue;
                 };
                 let c = &candidates[i];
-                for (offset, schema_id, schema) in s.schemas {
-                    found.add_schema(schema_id, schema, offset);
+                for schema in s.schemas {
+                    found.add_schema(schema, c.at);
                 }
                 for ch in s.channels {
                     found.add_channel(ch, c.at);
@@ -938,7 +895,7 @@ fn scan_groups(chunks: &[Candidate]) -> Vec<&[Candidate]> {
 
 /// What a scan learns from one chunk.
 struct ChunkSummary {
-    schemas: Vec<(u64, u16, Schema)>,
+    schemas: Vec<rec::Schema>,
     channels: Vec<rec::Channel>,
     counts: BTreeMap<u16, u64>,
     times: Option<(u64, u64)>,
@@ -955,23 +912,15 @@ fn summarize(src: &dyn ReadAt, c: &Candidate) -> Result<ChunkSummary> {
     walk(&data, c.at, |op, body| {
         match op {
             OP_MESSAGE => {
-                let (channel, time) = message_header(body)?;
+                let (channel, time) = rec::message_header(body)?;
                 *s.counts.entry(channel).or_default() += 1;
                 s.times = Some(
                     s.times
                         .map_or((time, time), |(a, b)| (a.min(time), b.max(time))),
                 );
             }
-            OP_SCHEMA | OP_CHANNEL => {
-                match mcap::parse_record(op, body).map_err(|e| e.to_string())? {
-                    Record::Schema { header, data } => {
-                        let id = header.id;
-                        s.schemas.push((c.at, id, schema_of(header, data)));
-                    }
-                    Record::Channel(ch) => s.channels.push(ch),
-                    _ => {}
-                }
-            }
+            OP_SCHEMA => s.schemas.push(rec::schema(body)?),
+            OP_CHANNEL => s.channels.push(rec::channel(body)?),
             _ => {}
         }
         Ok(())
@@ -990,20 +939,6 @@ impl ChunkHead {
             crc: self.crc,
         }
     }
-}
-
-/// The channel and log time of a message record's body.
-fn message_header(body: &[u8]) -> std::result::Result<(u16, u64), String> {
-    if body.len() < MESSAGE_HEADER_LEN {
-        return Err(format!(
-            "a message record of {} bytes is too short for its header",
-            body.len()
-        ));
-    }
-    Ok((
-        u16::from_le_bytes([body[0], body[1]]),
-        u64::from_le_bytes(body[6..14].try_into().expect("8 bytes")),
-    ))
 }
 
 /// Walks the records of a chunk's decompressed data (or of a run of the
@@ -1105,7 +1040,7 @@ pub(super) fn read_unit(
     walk(&data, at, |op, body| {
         match op {
             OP_MESSAGE => {
-                let (channel, time) = message_header(body)?;
+                let (channel, time) = rec::message_header(body)?;
                 let start = body.as_ptr() as usize - base + MESSAGE_HEADER_LEN;
                 let end = body.as_ptr() as usize - base + body.len();
                 match ids.get(&channel) {

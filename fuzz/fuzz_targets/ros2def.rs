@@ -1,0 +1,11 @@
+#![no_main]
+//! Fuzz target `ros2def`: see `bagpipe_fuzz_props::ros2def` for its input and properties.
+
+use bagpipe_fuzz::Counting;
+
+#[global_allocator]
+static ALLOC: Counting = Counting::new();
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ALLOC.check_within(data, bagpipe_fuzz_props::ros2def::check);
+});
