@@ -6,6 +6,7 @@
     python3 sample-bags/generate.py --compare     # ... and check ROS 2 against ROS1
     python3 sample-bags/generate.py --big /tmp/big.bag --size-gb 1
     python3 sample-bags/generate.py --big /tmp/big.mcap --size-gb 1 --ros2 --messages N
+    python3 sample-bags/generate.py --camera-drives DIR   # the two camera drives, into DIR
 
 The committed drives (`drive_0001_raw.bag`, `drive_0002_bz2.bag`,
 `drive_0003_lz4.bag` and the rosbag2 directory `drive_0004_ros2/`) are
@@ -41,6 +42,29 @@ schemas. `--messages N` stops it after N messages: given the ROS1 bag's count
 (same `--size-gb`, so the same drive) both hold the same messages (Header.seq
 aside). Without it, it stops at about `--size-gb` GB of MCAP (zstd packs
 frames tighter than lz4, so that is a longer drive).
+
+`--camera-drives DIR` writes only two camera drives into DIR (created if
+missing, existing files replaced), for the tests of the scene exports; they
+are not committed. Both are drive 0001's story (same seed, start time and
+actors, so the same messages and the same four person-in-lane scenes) plus a
+camera whose pictures agree with the detections and lanes, and a latched
+`/vehicle/calibration` (std_msgs/String, the camera's intrinsics and mount)
+published once at t0. `drive_0005_camera.bag` is ROS1 with lz4 chunks and
+`/rgb_front_right/image_raw/compressed` (`sensor_msgs/CompressedImage`,
+format `jpeg`, 1920x1200, Pillow quality 70, 10 Hz: one per camera frame);
+its calibration connection has `latching=1`. `drive_0006_camera_ros2/` is
+rosbag2 (MCAP, zstd chunks, as drive 0004) with `/rgb_front_right/image_raw`
+(`sensor_msgs/msg/Image`, `mono8`, 1920x1200, step 1920, 2 Hz: every fifth
+camera frame) and a `transient_local` calibration. Each picture (CameraView)
+is drawn for its camera frame from that frame's own boxes and lane points:
+sky, facades, pavement, the road between the outermost lines, the lines
+painted along the published lane points (dashed for type 2), and each actor
+drawn filling its detection box (a person figure, a car or truck from behind
+or in front, a bicycle, a traffic light). The image's header stamp is the
+frame's acquisition time, i.e. the detections' `image_header.stamp` and the
+lanes' `image_stamp`; it is received 18-31 ms later. The other topics keep
+their random streams, so adding the camera changes none of their bytes.
+Pillow is needed for this mode only.
 
 ROS1 types are registered in a rosbags typestore from message-definition text
 (`get_types_from_msg`), serialized with `Typestore.serialize_ros1` and written
@@ -262,6 +286,50 @@ uint32 step           # Full row length in bytes
 uint8[] data          # actual matrix data, size is (step * rows)
 """
 
+COMPRESSED_IMAGE = """\
+# This message contains a compressed image
+
+Header header        # Header timestamp should be acquisition time of image
+                     # Header frame_id should be optical frame of camera
+                     # origin of frame should be optical center of camera
+                     # +x should point to the right in the image
+                     # +y should point down in the image
+                     # +z should point into to plane of the image
+
+string format        # Specifies the format of the data
+                     # Acceptable values differ by the image transport used:
+                     # - compressed_image_transport:
+                     #     ORIG_PIXFMT; CODEC compressed [COMPRESSED_PIXFMT]
+                     #   where:
+                     #   - ORIG_PIXFMT is pixel format of the raw image, i.e.
+                     #     the content of sensor_msgs/Image/encoding with
+                     #     values from include/sensor_msgs/image_encodings.h
+                     #   - CODEC is one of [jpeg, png]
+                     #   - COMPRESSED_PIXFMT is only appended for color images
+                     #     and is the pixel format used by the compression
+                     #     algorithm. Valid values for jpeg encoding are:
+                     #     [bgr8, rgb8]. Valid values for png encoding are:
+                     #     [bgr8, rgb8, bgr16, rgb16].
+                     #   If the field is empty or does not correspond to the
+                     #   above pattern, the image is treated as bgr8 or mono8
+                     #   jpeg image (depending on the number of channels).
+                     # - compressed_depth_image_transport:
+                     #     ORIG_PIXFMT; compressedDepth CODEC
+                     #   where:
+                     #   - ORIG_PIXFMT is pixel format of the raw image, i.e.
+                     #     the content of sensor_msgs/Image/encoding with
+                     #     values from include/sensor_msgs/image_encodings.h
+                     #     It is usually one of [16UC1, 32FC1].
+                     #   - CODEC is one of [png, rvl]
+                     #   If the field is empty or does not correspond to the
+                     #   above pattern, the image is treated as png image.
+                     # - Other image transports can store whatever values they
+                     #   need for successful decoding of the image. Refer to
+                     #   documentation of the other transports for details.
+
+uint8[] data         # Compressed image buffer
+"""
+
 STRING = "string data\n"
 
 STEERING_REPORT = """\
@@ -360,6 +428,7 @@ DEFINITIONS: dict[str, tuple[str, list[str]]] = {
     "sensor_msgs/NavSatFix": (NAVSATFIX, ["std_msgs/Header", "sensor_msgs/NavSatStatus"]),
     "sensor_msgs/Imu": (IMU, ["std_msgs/Header", "geometry_msgs/Quaternion", "geometry_msgs/Vector3"]),
     "sensor_msgs/Image": (IMAGE, ["std_msgs/Header"]),
+    "sensor_msgs/CompressedImage": (COMPRESSED_IMAGE, ["std_msgs/Header"]),  # the camera drives only
     "dbw_msgs/SteeringReport": (STEERING_REPORT, ["std_msgs/Header"]),
     "perception_msgs/BoundingBox": (BOUNDING_BOX, []),
     "perception_msgs/BoundingBoxes": (BOUNDING_BOXES, ["perception_msgs/BoundingBox"]),
@@ -377,6 +446,7 @@ KNOWN_MD5 = {
     "sensor_msgs/NavSatFix": "2d3a8cd499b9b4a0249fb98fd05cfa48",
     "sensor_msgs/Imu": "6a62c6daae103f4ff57a132d6f95cec2",
     "sensor_msgs/Image": "060021388200f6f0f447d0fcd9c64743",
+    "sensor_msgs/CompressedImage": "8f7a12909da2c9d3332d540a0977563f",
     "std_msgs/String": "992ce8a1687cec8c8bd883ec73ca41d1",
 }
 
@@ -427,7 +497,8 @@ class Types:
         self.NavSatStatus = t["sensor_msgs/msg/NavSatStatus"]
         self.NavSatFix = t["sensor_msgs/msg/NavSatFix"]
         self.Imu = t["sensor_msgs/msg/Imu"]
-        self.Image = t.get("sensor_msgs/msg/Image")  # the benchmark bag only
+        self.Image = t.get("sensor_msgs/msg/Image")  # the benchmark bag and the camera drives only
+        self.CompressedImage = t.get("sensor_msgs/msg/CompressedImage")  # the ROS1 camera drive only
         self.SteeringReport = t["dbw_msgs/msg/SteeringReport"]
         self.BoundingBox = t["perception_msgs/msg/BoundingBox"]
         self.BoundingBoxes = t["perception_msgs/msg/BoundingBoxes"]
@@ -935,6 +1006,10 @@ class Drive:
     annotations: list[tuple[float, str]] = field(default_factory=list)
     short_lines: list[tuple[float, float, int]] = field(default_factory=list)  # (t0, t1, line id): 1 point only
     image_hz: float = 0.0                 # >0: also /camera/image_raw (big mode)
+    camera: str = ""                      # the camera drives: "jpeg" (CompressedImage) or a raw
+                                          # encoding ("mono8", "bgr8"), a synthetic view of the scene
+    camera_hz: float = 10.0               # rate of `camera`: 10 Hz, or every n-th of the 10 Hz frames
+    calibration: str = ""                 # text of a latched /vehicle/calibration, published once at t0
     chunk_threshold: int = 256 * 1024
 
 
@@ -1040,6 +1115,8 @@ TOPIC_RANK = {
     "/imu_raw": 0, "/vehicle/steering_report": 1, "/gps": 2, "/camera/image_raw": 3,
     "/rgb_right_detections_only": 4, "/post_process/lane_points/rgb_front_right": 5,
     "/driver/annotation": 6,
+    "/rgb_front_right/image_raw/compressed": 3, "/rgb_front_right/image_raw": 3,  # the camera drives
+    "/vehicle/calibration": 7,
 }
 
 
@@ -1186,10 +1263,13 @@ def camera_frames(drive: Drive, kin: Kinematics, stop: float):
 
 
 def perception_streams(drive: Drive, kin: Kinematics, ty: Types, stop: float,
-                       report: list[str]) -> Iterator[tuple[str, Item]]:
+                       report: list[str], frames_out: list | None = None) -> Iterator[tuple[str, Item]]:
     """Detections and lanes, computed together per camera frame (they share
     the lane geometry): ("det", item) and ("lane", item), each kind in time
-    order."""
+    order. With `frames_out`, also appends each frame's (k, t, frame_ns,
+    lanes, boxes) to it, for the camera drives' pictures (`lanes`: the
+    lines as detected, before the short-line glitches; `boxes`: every box of
+    the frame, also those before the detector publishes at 0.3 s)."""
     det_items: list[Item] = []
     lane_items: list[Item] = []
     rng = np.random.default_rng([drive.seed, 5])
@@ -1242,6 +1322,8 @@ def perception_streams(drive: Drive, kin: Kinematics, ty: Types, stop: float,
                            if cls == "person" and corners_in_lane(box, regs) >= 1)
             if n_people:
                 report.append(f"{t:6.2f}s frame {k}: {n_people} in lane")
+            if frames_out is not None:
+                frames_out.append((k, t, frame_ns, lanes, boxes))
             yield k, t, frame_ns, published, boxes
 
     det_seq, lane_seq = 1520, 1498
@@ -1349,6 +1431,281 @@ def image_stream(drive: Drive, kin: Kinematics, ty: Types, stop: float) -> Itera
         k += 1
 
 
+# --------------------------------------------------------------------------
+# The camera drives (`--camera-drives DIR`): a picture that agrees with the
+# detections and the lanes of each frame
+# --------------------------------------------------------------------------
+
+CAMERA_FRAME_ID = "rgb_front_right_optical"
+LATCHED = {"/vehicle/calibration"}     # ROS1: latching=1; ROS 2: transient_local
+MARK_W = 0.15                          # m, width of a painted lane line
+DASH, GAP = 3.0, 6.0                   # m, a dashed line's pattern
+KERB = 0.3                             # m between the outermost line and the kerb
+FAR = 120.0                            # m, the road is drawn up to this distance
+
+# the intrinsics and mount that project() and lane_points() use
+CALIBRATION = f"""\
+camera: rgb_front_right
+frame_id: {CAMERA_FRAME_ID}
+image_width: {IMAGE_W}
+image_height: {IMAGE_H}
+distortion_model: none
+camera_matrix: [{FOCAL}, 0.0, {CX}, 0.0, {FOCAL}, {HORIZON_Y}, 0.0, 0.0, 1.0]
+mount: {{height_m: {CAM_HEIGHT}, right_of_centre_m: {CAM_RIGHT}, pitch_rad: 0.0, yaw_rad: 0.0}}
+calibrated: 2024-05-13 by the sample-bag generator
+"""
+
+SHIRTS = [(200, 40, 40), (40, 110, 200), (230, 170, 30), (60, 160, 80), (150, 60, 170), (240, 120, 40)]
+TROUSERS = [(40, 45, 70), (70, 70, 75), (90, 70, 50), (30, 30, 35)]
+CAR_PAINT = [(35, 40, 55), (110, 20, 25), (60, 65, 70), (20, 50, 90)]
+
+
+class CameraView:
+    """A cheap synthetic picture of what the front-right camera sees:
+    sky, a strip of facades, pavement, the road between its outermost lines
+    (plus a gutter), the painted lines where the lane topic puts them, and
+    each actor drawn filling the box the detection topic reports for it.
+    Drawn with Pillow's ImageDraw on a numpy background; `noise` adds a
+    little sensor noise (for the JPEG frames; the raw frames stay flat, so
+    that zstd packs them)."""
+
+    def __init__(self, drive: Drive, kin: Kinematics, noise: bool) -> None:
+        rng = np.random.default_rng([drive.seed, 8])
+        self.drive, self.kin = drive, kin
+        self.road_lines = sorted({i for _, ids in drive.lines for i in ids})
+        # above the horizon: sky and two strips of facades, one for each side
+        # of the street, wider than the frame; each scrolls outwards with the
+        # distance driven
+        self.facades = [self._facades(rng) for _ in range(2)]
+        self.ground = np.empty((IMAGE_H - int(HORIZON_Y), IMAGE_W, 3), dtype=np.uint8)
+        self.ground[:] = (150, 146, 138)  # pavement
+        # sensor noise, added: every colour drawn stays below 250 (grey: the
+        # same on the three channels, contiguous, so the addition is quick)
+        self.noise = None
+        if noise:
+            self.noise = np.repeat(rng.integers(0, 4, (IMAGE_H + 64, IMAGE_W, 1), dtype=np.uint8), 3, axis=2)
+
+    @staticmethod
+    def _facades(rng: np.random.Generator) -> np.ndarray:
+        """A 2*IMAGE_W wide strip of sky and buildings, rows 0..HORIZON_Y."""
+        h, w = int(HORIZON_Y), 2 * IMAGE_W
+        rows = np.arange(h)[:, None].astype(np.float32) / h
+        sky = np.stack([110 + 95 * rows, 160 + 60 * rows, 228 + 10 * rows], axis=-1)
+        img = np.ascontiguousarray(np.broadcast_to(sky[:, None, 0, :], (h, w, 3)), dtype=np.uint8)
+        x = 0
+        while x < w:
+            bw = int(rng.integers(120, 340))
+            top = int(rng.integers(230, 470))
+            colour = rng.integers(90, 210, 3)
+            img[top:, x:x + bw] = colour
+            for wy in range(top + 18, h - 40, 34):
+                for wx in range(x + 12, x + bw - 24, 36):
+                    img[wy:wy + 18, wx:wx + 20] = colour // 3
+            x += bw + int(rng.integers(0, 40))
+        return img
+
+    def _background(self, s: float) -> np.ndarray:
+        out = np.empty((IMAGE_H, IMAGE_W, 3), dtype=np.uint8)
+        half, horizon = IMAGE_W // 2, int(HORIZON_Y)
+        shift = int(s * 6) % IMAGE_W
+        # left half scrolls left, right half scrolls right
+        out[:horizon, :half] = self.facades[0][:, shift:shift + half]
+        off = IMAGE_W - shift
+        out[:horizon, half:] = self.facades[1][:, off:off + half]
+        out[horizon:] = self.ground
+        return out
+
+    def _project_x(self, x_lat: float, d: np.ndarray, t: float) -> np.ndarray:
+        """project()'s x, for many distances at once."""
+        kin = self.kin
+        xc = x_lat - kin.at("offset", t) - CAM_RIGHT - kin.at("kappa", t) * d * d / 2.0
+        return CX + FOCAL * xc / d
+
+    def _x_at(self, line: int, pts: list[tuple[int, int]], d: np.ndarray, t: float) -> np.ndarray:
+        """x of a lane line at distances d: on the published polyline where it
+        has points, else projected (shifted to meet the polyline's end)."""
+        x = self._project_x(LINE_X[line], d, t)
+        if len(pts) >= 2:
+            ys = np.array([p[1] for p in pts], dtype=float)[::-1]   # ascending y
+            xs = np.array([p[0] for p in pts], dtype=float)[::-1]
+            y = HORIZON_Y + FOCAL * CAM_HEIGHT / d
+            inside = (y >= ys[0]) & (y <= ys[-1])
+            x_pub = np.interp(y, ys, xs)
+            lo = np.interp(ys[0], y[::-1], x[::-1])    # projection at the far end
+            hi = np.interp(ys[-1], y[::-1], x[::-1])   # ... and at the near end
+            x = np.where(inside, x_pub, np.where(y < ys[0], x + xs[0] - lo, x + xs[-1] - hi))
+        return x
+
+    def render(self, t: float, lanes: dict[int, list[tuple[int, int]]], boxes: list):
+        """The picture at frame time t (a PIL RGB image), from the frame's lanes and boxes."""
+        from PIL import Image, ImageDraw
+
+        kin = self.kin
+        s = kin.at("s", t)
+        img = Image.fromarray(self._background(s))
+        draw = ImageDraw.Draw(img)
+        d_near = FOCAL * CAM_HEIGHT / (IMAGE_H - HORIZON_Y) * 0.98
+        d = d_near * (FAR / d_near) ** np.linspace(0.0, 1.0, 400)
+        y = HORIZON_Y + FOCAL * CAM_HEIGHT / d
+        # the road: asphalt between the outermost lines, plus a gutter each side
+        xs = {i: self._x_at(i, lanes.get(i, []), d, t) for i in self.road_lines}
+        lo, hi = min(self.road_lines), max(self.road_lines)
+        left = xs[lo] - FOCAL * KERB / d
+        right = xs[hi] + FOCAL * KERB / d
+        draw.polygon(list(zip(left, y)) + list(zip(right[::-1], y[::-1])), fill=(88, 88, 92))
+        for edge, sign in ((left, -1), (right, 1)):   # kerb stones
+            k = edge + sign * FOCAL * 0.2 / d
+            draw.polygon(list(zip(edge, y)) + list(zip(k[::-1], y[::-1])), fill=(190, 188, 182))
+        # the painted lines
+        for i in self.road_lines:
+            half = FOCAL * MARK_W / 2 / d
+            x = xs[i]
+            on = ((s + d) % (DASH + GAP) < DASH) if LINE_TYPE[i] == 2 else np.ones_like(d, dtype=bool)
+            # one polygon per run of samples on a dash (or the whole solid line)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+            for a, b in zip(edges[::2], edges[1::2]):
+                if b - a < 2:
+                    continue
+                seg = slice(a, b)
+                draw.polygon(list(zip(x[seg] - half[seg], y[seg]))
+                             + list(zip((x[seg] + half[seg])[::-1], y[seg][::-1])), fill=(236, 236, 228))
+        # fixed boxes (far: traffic lights, posters) first, then the actors far to near
+        for cls, _, tid, box, actor in boxes:
+            if actor is None:
+                self._draw(draw, cls, box, tid, t, None)
+        moving = [(actor.at(t)[1], cls, tid, box, actor) for cls, _, tid, box, actor in boxes if actor is not None]
+        moving.sort(key=lambda m: (-m[0], m[1] != "person"))  # a rider before the bicycle
+        for _, cls, tid, box, actor in moving:
+            self._draw(draw, cls, box, tid, t, actor)
+        if self.noise is None:
+            return img
+        arr = np.array(img)
+        off = int(s * 7) % 64
+        np.add(arr, self.noise[off:off + IMAGE_H], out=arr)
+        return Image.fromarray(arr)
+
+    def _draw(self, draw, cls: str, box, tid: int, t: float, actor: Actor | None) -> None:
+        x, y, w, h = box
+        x0, y0, x1, y1 = x - w / 2, y - h / 2, x + w / 2, y + h / 2
+        if cls == "person":
+            self._person(draw, x0, y0, x1, y1, tid, t, poster=actor is None)
+        elif cls in ("car", "truck"):
+            oncoming = actor is not None and actor.keys[-1][2] < actor.keys[0][2]
+            self._vehicle(draw, x0, y0, x1, y1, tid, cls, oncoming)
+        elif cls == "bicycle":
+            wheel = max(1.0, w * 0.09)
+            draw.ellipse([x - wheel, y0 + 0.42 * h, x + wheel, y1], fill=(20, 20, 20))
+            draw.line([(x0 + 0.1 * w, y0 + 0.3 * h), (x1 - 0.1 * w, y0 + 0.3 * h)], fill=(30, 30, 30),
+                      width=max(1, int(w * 0.06)))
+            draw.line([(x, y0 + 0.3 * h), (x, y0 + 0.7 * h)], fill=(20, 90, 160), width=max(1, int(w * 0.08)))
+            draw.rectangle([x - 0.08 * w, y0 + 0.62 * h, x + 0.08 * w, y0 + 0.7 * h], fill=(200, 30, 30))
+        elif cls == "traffic light":
+            px = x - max(1, w // 10)
+            draw.rectangle([px, y1, px + max(2, w // 5), HORIZON_Y + 60], fill=(60, 62, 64))
+            draw.rounded_rectangle([x0, y0, x1, y1], radius=max(1, w // 5), fill=(28, 28, 30))
+            red = any(a - 3.0 <= t <= b for a, b in self.drive.stops)
+            r = w * 0.32
+            for n, (colour, lit) in enumerate((((230, 30, 20), red), ((230, 170, 20), False),
+                                                ((40, 210, 80), not red))):
+                cy = y0 + h * (n + 0.5) / 3
+                draw.ellipse([x - r, cy - r, x + r, cy + r], fill=colour if lit else (60, 60, 58))
+        else:
+            draw.rectangle([x0, y0, x1, y1], fill=(120, 120, 40))
+
+    @staticmethod
+    def _person(draw, x0, y0, x1, y1, tid, t, poster=False) -> None:
+        w, h = x1 - x0, y1 - y0
+        x = (x0 + x1) / 2
+        shirt = SHIRTS[tid % len(SHIRTS)]
+        trousers = TROUSERS[tid % len(TROUSERS)]
+        if poster:  # a printed figure on a wall: flat, pale colours, a frame
+            draw.rectangle([x0, y0, x1, y1], fill=(225, 220, 205))
+            shirt, trousers = (170, 120, 120), (120, 120, 140)
+        r = min(w * 0.3, h * 0.075)
+        hip = y0 + 0.52 * h
+        # legs: two, apart while walking
+        spread = w * (0.14 + 0.2 * abs(math.sin(6.0 * t + tid)))
+        leg = max(1.0, w * 0.085)
+        for sx in (-1, 1):
+            foot, top_x = x + sx * spread, x + sx * w * 0.12
+            draw.polygon([(top_x - leg, hip), (top_x + leg, hip), (foot + leg * 0.8, y1), (foot - leg * 0.8, y1)],
+                         fill=trousers)
+            draw.rectangle([foot - leg * 1.2, y1 - max(1.0, h * 0.025), foot + leg * 1.2, y1], fill=(25, 22, 20))
+        # arms (a shade darker), torso, head
+        top = y0 + 2 * r + h * 0.01
+        sleeve = tuple(int(c * 0.75) for c in shirt)
+        for sx in (-1, 1):
+            ax = x + sx * w * 0.39
+            draw.rounded_rectangle([ax - w * 0.09, top + h * 0.015, ax + w * 0.09, y0 + 0.52 * h],
+                                   radius=max(0, w * 0.05), fill=sleeve)
+        draw.rounded_rectangle([x - w * 0.27, top, x + w * 0.27, hip + h * 0.02], radius=max(0, r * 0.6),
+                               fill=shirt)
+        draw.ellipse([x - r, y0, x + r, y0 + 2 * r], fill=(222, 176, 140))
+        draw.chord([x - r, y0, x + r, y0 + 2 * r], 180, 360, fill=(60, 40, 30))
+
+    @staticmethod
+    def _vehicle(draw, x0, y0, x1, y1, tid, cls, oncoming) -> None:
+        w, h = x1 - x0, y1 - y0
+        x = (x0 + x1) / 2
+        paint = (215, 215, 208) if cls == "truck" else CAR_PAINT[tid % len(CAR_PAINT)]
+        body_top = y0 + (0.25 if cls == "truck" else 0.42) * h
+        wheel_h = 0.14 * h
+        for wx in (x0 + 0.04 * w, x1 - 0.22 * w):   # tyres
+            draw.rectangle([wx, y1 - wheel_h, wx + 0.18 * w, y1], fill=(15, 15, 15))
+        # cabin and windscreen / rear window
+        inset = 0.02 * w if cls == "truck" else 0.12 * w
+        draw.rounded_rectangle([x0 + inset, y0, x1 - inset, body_top + 0.05 * h], radius=max(0, 0.06 * w),
+                               fill=paint)
+        draw.rectangle([x0 + inset + 0.06 * w, y0 + 0.07 * h, x1 - inset - 0.06 * w, body_top - 0.02 * h],
+                       fill=(70, 90, 110))
+        draw.rounded_rectangle([x0, body_top, x1, y1 - 0.5 * wheel_h], radius=max(0, 0.04 * w), fill=paint)
+        lamp = (245, 238, 200) if oncoming else (210, 25, 25)
+        ly = body_top + 0.12 * h
+        for lx in (x0 + 0.03 * w, x1 - 0.19 * w):
+            draw.rectangle([lx, ly, lx + 0.16 * w, ly + 0.1 * h], fill=lamp)
+        draw.rectangle([x - 0.14 * w, y1 - 0.5 * wheel_h - 0.16 * h, x + 0.14 * w,
+                        y1 - 0.5 * wheel_h - 0.07 * h], fill=(240, 240, 240))  # number plate
+
+
+def camera_stream(drive: Drive, kin: Kinematics, ty: Types, frames: list) -> Iterator[Item]:
+    """The camera drives' camera: one picture per camera frame (every n-th
+    for camera_hz < 10), stamped with the frame's acquisition time (the
+    `image_header.stamp` of its detections and the `image_stamp` of its
+    lanes), received 18-31 ms later."""
+    rng = np.random.default_rng([drive.seed, 7])
+    view = CameraView(drive, kin, noise=drive.camera == "jpeg")
+    every = max(1, round(10.0 / drive.camera_hz))
+    for k, t, frame_ns, lanes, boxes in frames:
+        if k % every:
+            continue
+        log = frame_ns + int(rng.integers(18_000_000, 31_000_000))
+        header = ty.header(k + 88_000, frame_ns, CAMERA_FRAME_ID)
+        img = view.render(t, lanes, boxes)
+        if drive.camera == "jpeg":
+            buf = BytesIO()
+            img.save(buf, "JPEG", quality=70)
+            msg = ty.CompressedImage(header=header, format="jpeg",
+                                     data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
+            yield log, "/rgb_front_right/image_raw/compressed", "sensor_msgs/CompressedImage", ty.serialize(
+                msg, "sensor_msgs/CompressedImage")
+            continue
+        if drive.camera == "mono8":
+            data, channels = np.asarray(img.convert("L")), 1
+        elif drive.camera == "bgr8":
+            data, channels = np.asarray(img)[..., ::-1], 3
+        else:
+            raise SystemExit(f"{drive.name}: camera {drive.camera!r} is not drawn")
+        msg = ty.Image(header=header, height=IMAGE_H, width=IMAGE_W, encoding=drive.camera, is_bigendian=0,
+                       step=IMAGE_W * channels, data=np.ascontiguousarray(data).reshape(-1))
+        yield log, "/rgb_front_right/image_raw", "sensor_msgs/Image", ty.serialize(msg, "sensor_msgs/Image")
+
+
+def calibration_stream(drive: Drive, ty: Types) -> Iterator[Item]:
+    """The latched /vehicle/calibration, published once at the drive's t0."""
+    yield drive.start_ns, "/vehicle/calibration", "std_msgs/String", ty.serialize(
+        ty.String(data=drive.calibration), "std_msgs/String")
+
+
 def all_messages(drive: Drive, ty: Types, report: list[str], stop: float | None = None) -> Iterator[Item]:
     """Every message of the drive, in receive order (as a recorder writes)."""
     stop = drive.duration if stop is None else stop
@@ -1380,6 +1737,16 @@ def all_messages(drive: Drive, ty: Types, report: list[str], stop: float | None 
     ]
     if drive.image_hz:
         streams.append(monotonic(image_stream(drive, kin, ty, stop)))
+    if drive.camera:
+        # the pictures follow each frame's boxes and lanes: compute them
+        # first, in a second run of the perception (its own generators, so
+        # the same values)
+        frames: list = []
+        for _ in perception_streams(drive, kin, ty, stop, [], frames_out=frames):
+            pass
+        streams.append(monotonic(camera_stream(drive, kin, ty, frames)))
+    if drive.calibration:
+        streams.append(calibration_stream(drive, ty))
     yield from heapq.merge(*streams, key=lambda it: (it[0], TOPIC_RANK[it[1]]))
 
 
@@ -1404,7 +1771,7 @@ def write_bag(drive: Drive, path: Path, ty: Types, max_bytes: int | None = None,
                 text, md5 = ty.msgdef[typ]
                 connections[topic] = writer.add_connection(
                     topic, Types.norm(typ), msgdef=text, md5sum=md5,
-                    callerid=CALLERS[topic], latching=0)
+                    callerid=CALLERS[topic], latching=1 if topic in LATCHED else 0)
             writer.write(connections[topic], log, data)
             count += 1
             if max_bytes is not None and count % 64 == 0 and writer.bio.tell() >= max_bytes:
@@ -1421,6 +1788,9 @@ CALLERS = {
     "/post_process/lane_points/rgb_front_right": "/post_process/lane_points",
     "/driver/annotation": "/driver/annotation_panel",
     "/camera/image_raw": "/camera/driver",
+    "/rgb_front_right/image_raw/compressed": "/rgb_front_right/camera_driver",
+    "/rgb_front_right/image_raw": "/rgb_front_right/camera_driver",
+    "/vehicle/calibration": "/vehicle/calibration_publisher",
 }
 
 
@@ -1490,6 +1860,8 @@ QOS = {
     "/rgb_right_detections_only": qos(reliable=True),
     "/post_process/lane_points/rgb_front_right": qos(reliable=True),
     "/driver/annotation": qos(reliable=True, transient_local=True),
+    "/rgb_front_right/image_raw": qos(reliable=False),  # the camera drives
+    "/vehicle/calibration": qos(reliable=True, transient_local=True),
 }
 
 
@@ -1677,6 +2049,16 @@ ROS2_DRIVES = [replace(DRIVES[0], name="drive_0004_ros2", compression="zstd")]
 ROS2_TWIN = {"drive_0004_ros2": "drive_0001_raw"}
 
 
+# The camera drives (`--camera-drives DIR`, for the tests of the scene
+# exports): drive 0001's story again (same seed and start time, so the same
+# messages and scenes), plus a camera whose pictures agree with the
+# detections and lanes, and a latched /vehicle/calibration at t0.
+CAMERA_DRIVES = [replace(DRIVES[0], name="drive_0005_camera", compression="lz4", camera="jpeg",
+                         camera_hz=10.0, calibration=CALIBRATION)]
+CAMERA_ROS2_DRIVES = [replace(DRIVES[0], name="drive_0006_camera_ros2", compression="zstd", camera="mono8",
+                              camera_hz=2.0, calibration=CALIBRATION)]
+
+
 BIG_CHUNK_BYTES = 768 * 1024  # the big bag's chunks, before compression (ROS1 and ROS 2)
 
 
@@ -1768,6 +2150,34 @@ def write_big_mcap(drive: Drive, path: Path, ty: Types2, max_bytes: int | None =
     return count
 
 
+def write_camera_drives(out: Path, ty: Types, ty2: Types2, verbose: bool = False) -> int:
+    """Write the camera drives into `out` (replacing them) and check that
+    their per-frame person-in-lane report is drive 0001's."""
+    out.mkdir(parents=True, exist_ok=True)
+    reference: list[str] = []
+    base = DRIVES[0]
+    for _ in perception_streams(base, Kinematics(base, np.random.default_rng([base.seed, 0])), ty,
+                                base.duration, reference):
+        pass
+    jobs = [(d, out / f"{d.name}.bag") for d in CAMERA_DRIVES] + [(d, out / d.name) for d in CAMERA_ROS2_DRIVES]
+    for drive, path in jobs:
+        started = time.monotonic()
+        if drive in CAMERA_DRIVES:
+            count, report = write_bag(drive, path, ty)
+            size, kind = path.stat().st_size, f"ROS1 {drive.compression}"
+        else:
+            count, report = write_rosbag2(drive, path, ty2)
+            size, kind = sum(f.stat().st_size for f in path.iterdir()), f"rosbag2 mcap {drive.compression}"
+        took = time.monotonic() - started
+        print(f"{path}{'/' if path.is_dir() else ''}: {size} bytes, {count} messages, {kind}, "
+              f"camera {drive.camera} {drive.camera_hz:g} Hz, {took:.1f} s")
+        if verbose:
+            print("\n".join("  " + r for r in report))
+        if report != reference:
+            raise SystemExit(f"{drive.name}: the scene check differs from {base.name}'s")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
@@ -1782,6 +2192,9 @@ def main() -> int:
     ap.add_argument("--messages", type=int,
                     help="with --big --ros2: stop after this many messages (the ROS1 bag's count "
                          "for the same --size-gb: then both hold the same messages)")
+    ap.add_argument("--camera-drives", type=Path, metavar="DIR",
+                    help="write only the two camera drives into DIR (created if missing): "
+                         "drive_0005_camera.bag and drive_0006_camera_ros2/")
     ap.add_argument("--verbose", action="store_true", help="print the frames with people in lane")
     ap.add_argument("--compare", action="store_true",
                     help="after writing, read each ROS 2 drive and its ROS1 twin back and compare "
@@ -1791,7 +2204,11 @@ def main() -> int:
         ap.error("--ros2 and --messages go with --big")
     if args.messages is not None and not args.ros2:
         ap.error("--messages goes with --ros2")
+    if args.camera_drives and (args.big or args.compare):
+        ap.error("--camera-drives goes alone (with --verbose at most)")
     ty = Types()
+    if args.camera_drives:
+        return write_camera_drives(args.camera_drives, ty, Types2(), args.verbose)
     if args.big and args.ros2:
         # With --messages: the ROS1 bag's drive, cut at its message count.
         # Without: a drive long enough for --size-gb of zstd MCAP.

@@ -110,6 +110,8 @@ pub trait ItemStore: Send + Sync {
     fn get(&self, partition: &str, sort: Option<&str>) -> io::Result<Option<Item>>;
     /// Every item of one partition.
     fn query(&self, partition: &str) -> io::Result<Vec<Item>>;
+    /// Every item of the table, each with only `attributes`.
+    fn scan(&self, attributes: &[&str]) -> io::Result<Vec<Item>>;
     /// Replaces the items of `partition` by `items` exactly (all share that
     /// partition key): items not in the new set are removed.
     fn replace_partition(&self, partition: &str, items: Vec<Item>) -> io::Result<()>;
@@ -218,6 +220,19 @@ impl ItemStore for JsonlStore {
             .iter()
             .filter(|((p, _), _)| p == partition)
             .map(|(_, item)| item.clone())
+            .collect())
+    }
+
+    fn scan(&self, attributes: &[&str]) -> io::Result<Vec<Item>> {
+        let items = self.items.lock().expect("store lock");
+        Ok(items
+            .values()
+            .map(|item| {
+                item.iter()
+                    .filter(|(k, _)| attributes.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .collect())
     }
 
@@ -355,6 +370,8 @@ pub struct BagRecord {
     pub status: Status,
     pub warnings: Vec<String>,
     pub error: Option<String>,
+    /// The URL of the bag's report, once written.
+    pub report_url: Option<String>,
 }
 
 impl BagRecord {
@@ -403,6 +420,9 @@ impl BagRecord {
             ),
         );
         item.insert("status".into(), Attr::s(self.status.as_str()));
+        if let Some(url) = &self.report_url {
+            item.insert("report_url".into(), Attr::s(url));
+        }
         item.insert(
             "warnings".into(),
             Attr::L(
@@ -579,6 +599,7 @@ mod tests {
             status: Status::Done,
             warnings: (0..warnings).map(|i| format!("warning {i}")).collect(),
             error: None,
+            report_url: None,
         };
         let (small, moved) = fit_item(record(10, 3).to_item(), "url");
         assert!(moved.is_none() && small.contains_key("topics"));

@@ -19,6 +19,39 @@ pub struct RawConfig {
     pub sync: SyncConfig,
     /// Lane assignment and scene detection.
     pub scenes: RawScenesConfig,
+    /// Scene clips, labels, scenario skeletons and the bag report.
+    pub export: ExportConfig,
+}
+
+/// `[export]`: what a person or a tool opens to see a scene.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    /// An MCAP clip per scene, `exports/<bag_file>/<scene_id>.mcap`.
+    pub clips: bool,
+    /// Time kept before a scene's start and after its end in its clip.
+    pub clip_pad_ms: u64,
+    /// Topics a clip holds; empty means every topic.
+    pub clip_topics: Vec<String>,
+    /// An OpenLABEL document per scene, `<scene_id>.openlabel.json`.
+    pub labels: bool,
+    /// An OpenSCENARIO skeleton per scene, `<scene_id>.xosc`.
+    pub openscenario: bool,
+    /// The bag report, `reports/<bag_file>.html`, and `reports/index.html`.
+    pub report: bool,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig {
+            clips: true,
+            clip_pad_ms: 2000,
+            clip_topics: Vec::new(),
+            labels: true,
+            openscenario: false,
+            report: true,
+        }
+    }
 }
 
 /// `[extract]`.
@@ -167,6 +200,7 @@ pub struct Config {
     pub extract: ExtractConfig,
     pub sync: SyncConfig,
     pub scenes: ScenesConfig,
+    pub export: ExportConfig,
 }
 
 impl Default for Config {
@@ -221,6 +255,7 @@ impl RawConfig {
             )));
         }
         check_topics("sync.topics", &self.sync.topics)?;
+        check_topics("export.clip_topics", &self.export.clip_topics)?;
         if self.sync.interval_ms == 0 {
             return Err(ConfigError(
                 "sync.interval_ms = 0: the tick interval must be at least 1 ms".to_string(),
@@ -286,6 +321,7 @@ impl RawConfig {
         Ok(Config {
             extract: self.extract,
             sync: self.sync,
+            export: self.export,
             scenes: ScenesConfig {
                 person_classes: s.person_classes,
                 min_scene_ms: s.min_scene_ms,
@@ -333,6 +369,22 @@ mod tests {
             c.scenes.lanes.topic,
             "/post_process/lane_points/rgb_front_right"
         );
+    }
+
+    #[test]
+    fn export_defaults_and_keys() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.export, ExportConfig::default());
+        assert!(c.export.clips && c.export.labels && c.export.report && !c.export.openscenario);
+        assert_eq!(c.export.clip_pad_ms, 2000);
+        let c =
+            Config::from_toml("[export]\nopenscenario = true\nclip_topics = [\"/gps\"]\n").unwrap();
+        assert!(c.export.openscenario && c.export.clips);
+        assert_eq!(c.export.clip_topics, ["/gps"]);
+        let e = Config::from_toml("[export]\nclip = true\n").unwrap_err();
+        assert!(e.0.contains("clip"), "{e}");
+        let e = Config::from_toml("[export]\nclip_topics = [\" \"]\n").unwrap_err();
+        assert!(e.0.contains("export.clip_topics"), "{e}");
     }
 
     #[test]

@@ -182,6 +182,30 @@ impl ItemStore for DynamoStore {
         })
     }
 
+    fn scan(&self, attributes: &[&str]) -> io::Result<Vec<Item>> {
+        block_on(async {
+            let mut items = Vec::new();
+            let projection: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+            let mut request = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .projection_expression(projection.join(", "));
+            for (i, name) in attributes.iter().enumerate() {
+                request = request.expression_attribute_names(format!("#a{i}"), *name);
+            }
+            let mut pages = request.into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| self.error("Scan", e))?;
+                for item in page.items.unwrap_or_default() {
+                    items.push(from_item(&item)?);
+                }
+            }
+            Ok(items)
+        })
+    }
+
     fn replace_partition(&self, partition: &str, items: Vec<Item>) -> io::Result<()> {
         let existing = self.query(partition)?;
         let mut new_keys = HashSet::new();

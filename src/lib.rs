@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+pub mod exports;
 pub mod failure;
 #[cfg(feature = "aws")]
 pub mod glue;

@@ -81,7 +81,7 @@ enum Command {
         quiet: bool,
     },
     /// List the scene records of a lake's local scene store (a local
-    /// directory or s3://bucket/prefix).
+    /// directory or s3://bucket/prefix), each with its MCAP clip.
     ///
     /// Example: bagpipe scenes lake --bag drive_0001_raw
     Scenes {
@@ -451,7 +451,7 @@ fn list_scenes(root: &str, bag: Option<&str>) -> Result<()> {
         .max(8);
     outln!(
         out,
-        "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}",
+        "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}  clip",
         "bag_file",
         "scene_type",
         "start (UTC)",
@@ -461,15 +461,17 @@ fn list_scenes(root: &str, bag: Option<&str>) -> Result<()> {
     );
     for i in &items {
         let start = u64::try_from(num(i, "start_time_ns")).unwrap_or(0);
+        let clip = text(i, "clip_url");
         outln!(
             out,
-            "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}",
+            "{:width$}  {:13}  {:27}  {:>10}  {:>7}  {:>7}  {}",
             text(i, "bag_file"),
             text(i, "scene_type"),
             bagpipe::inspect::format_time(start),
             text(i, "scene_length_ms"),
             text(i, "num_people_in_scene_start"),
             text(i, "max_people_in_lane"),
+            if clip.is_empty() { "-" } else { clip.as_str() },
         );
     }
     outln!(out, "{} scenes", items.len());

@@ -21,6 +21,7 @@ use crate::catalog::{
     Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant, catalog_path, fit_item,
 };
 use crate::config::Config;
+use crate::exports;
 use crate::failure::Failure;
 use crate::input::extractor_failure;
 pub use crate::input::{Source, inputs, local_inputs};
@@ -191,12 +192,21 @@ pub fn run(ctx: &Context, sources: &[Source]) -> Vec<BagOutcome> {
         .collect();
     // Phase 3, in parallel: extract, register what was written, synchronize,
     // find scenes.
-    jobs.into_par_iter()
+    let outcomes: Vec<BagOutcome> = jobs
+        .into_par_iter()
         .map(|job| match job {
-            Ok((source, prepared)) => run_bag(ctx, source, prepared),
+            Ok((source, prepared)) => run_bag(ctx, source, prepared, &definitions),
             Err(refused) => *refused,
         })
-        .collect()
+        .collect();
+    // The index of reports, from the catalogue as it now is (other runs'
+    // bags included).
+    if ctx.config.export.report
+        && let Err(e) = write_index(ctx)
+    {
+        tracing::warn!(error = %e.message, "the index of reports was not written");
+    }
+    outcomes
 }
 
 /// The refusal of a source whose `bag_file` belongs to another.
@@ -272,7 +282,12 @@ fn prepare(
 }
 
 /// Runs every stage on one bag and records it in the catalogue.
-fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
+fn run_bag(
+    ctx: &Context,
+    source: &Source,
+    prepared: Prepared,
+    definitions: &Definitions,
+) -> BagOutcome {
     let started = match &prepared {
         Ok(ready) => ready.started,
         Err(n) => n.started,
@@ -292,6 +307,7 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
         status: Status::Failed,
         warnings: Vec::new(),
         error: None,
+        report_url: None,
     };
     let mut outcome = BagOutcome {
         bag_file: name.clone(),
@@ -310,8 +326,17 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
         elapsed: Duration::ZERO,
         stages: Vec::new(),
     };
+    let mut parts = ReportParts::default();
     let result = match prepared {
-        Ok(ready) => run_stages(ctx, source, ready, &mut record, &mut outcome),
+        Ok(ready) => run_stages(
+            ctx,
+            source,
+            ready,
+            definitions,
+            &mut record,
+            &mut outcome,
+            &mut parts,
+        ),
         Err(n) => {
             record.size_bytes = n.size;
             Err(n.failure)
@@ -326,6 +351,19 @@ fn run_bag(ctx: &Context, source: &Source, prepared: Prepared) -> BagOutcome {
             record.status = Status::Failed;
             record.error = Some(e.message);
             outcome.retryable = e.retryable;
+        }
+    }
+    if ctx.config.export.report {
+        // The report says what the item will: written before it, so the
+        // item names a report that exists.
+        if let Err(e) = write_report(ctx, &mut record, parts) {
+            if record.status == Status::Done {
+                record.status = Status::Failed;
+                outcome.retryable = e.retryable;
+                record.error = Some(e.message);
+            } else {
+                tracing::warn!(bag = %record.bag_file, error = %e.message, "the failed bag's report was not written");
+            }
         }
     }
     if let Err(e) = put_record(ctx, source, &record) {
@@ -364,17 +402,28 @@ fn put_record(ctx: &Context, source: &Source, record: &BagRecord) -> Result<(), 
     }
 }
 
-/// Extract, synchronize, find scenes; the catalogue item is updated after
-/// each stage (`EXTRACTED`, `SYNCHRONIZED`; the caller writes `DONE`).
+/// What the stages found that the bag's report shows beyond the
+/// catalogue item.
+#[derive(Default)]
+struct ReportParts {
+    topics: Vec<scenes::export::report::TopicStats>,
+    exported: exports::Exported,
+}
+
+/// Extract, synchronize, find scenes, export them; the catalogue item is
+/// updated after each stage (`EXTRACTED`, `SYNCHRONIZED`; the caller
+/// writes `DONE`).
 fn run_stages(
     ctx: &Context,
     source: &Source,
     ready: Ready,
+    definitions: &Definitions,
     record: &mut BagRecord,
     outcome: &mut BagOutcome,
+    parts: &mut ReportParts,
 ) -> Result<(), Failure> {
     let started = Instant::now();
-    let (tables, written) = extract_bag(ctx, source, ready, record)?;
+    let (tables, written, bag) = extract_bag(ctx, source, ready, record)?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
@@ -395,7 +444,6 @@ fn run_stages(
     outcome.rows_written = written.rows;
     if record.message_count == 0 {
         // Nothing to resample: remove what an earlier run may have left.
-        let empty = stages::Synced::default();
         stages::synchronize(
             ctx.lake.as_ref(),
             &record.bag_file,
@@ -403,17 +451,13 @@ fn run_stages(
             &ctx.config.sync,
             &mut Vec::new(),
         )?;
-        stages::find_scenes(
+        stages::write_scene_outputs(
             ctx.lake.as_ref(),
             ctx.scenes.as_ref(),
             &record.bag_file,
-            &scene_source(source),
-            &empty,
-            &[],
-            &ctx.config.scenes,
-            ctx.config.sync.interval_ms,
-            &mut Vec::new(),
+            &stages::Found::default(),
         )?;
+        exports::remove_stale_exports(ctx.lake.as_ref(), &record.bag_file, &[])?;
         return Ok(());
     }
     let started = Instant::now();
@@ -443,9 +487,8 @@ fn run_stages(
     record.status = Status::Synchronized;
     put_record(ctx, source, record)?;
     let started = Instant::now();
-    let scenes = stages::find_scenes(
+    let mut found = stages::find_scenes(
         ctx.lake.as_ref(),
-        ctx.scenes.as_ref(),
         &record.bag_file,
         &scene_source(source),
         &synced,
@@ -454,24 +497,71 @@ fn run_stages(
         ctx.config.sync.interval_ms,
         &mut record.warnings,
     )?;
-    outcome.scenes = scenes.scenes;
+    outcome.scenes = found.records.len();
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
         stage = "scenes",
         seconds,
-        scenes = scenes.scenes,
+        scenes = found.records.len(),
         "scenes found"
     );
     outcome.stages.push(StageReport {
         stage: "scenes",
         seconds,
-        count: scenes.scenes as u64,
+        count: found.records.len() as u64,
         bytes: 0,
     });
+    let started = Instant::now();
+    parts.exported = exports::export_scenes(
+        &exports::ExportInput {
+            lake: &ctx.lake,
+            bag: &bag,
+            definitions,
+            bag_file: &record.bag_file,
+            tables: &tables,
+            synced: &synced,
+            scenes: &ctx.config.scenes,
+            interval_ms: ctx.config.sync.interval_ms,
+            cfg: &ctx.config.export,
+        },
+        &mut found,
+        &mut record.warnings,
+    )?;
+    drop(bag);
+    if ctx.config.export.report {
+        parts.topics = exports::topic_stats(
+            &ctx.lake,
+            record,
+            &tables,
+            &synced,
+            ctx.config.sync.interval_ms,
+        )?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        bag = %record.bag_file,
+        stage = "export",
+        seconds,
+        files = parts.exported.files,
+        clip_bytes = parts.exported.clip_bytes,
+        "scenes exported"
+    );
+    outcome.stages.push(StageReport {
+        stage: "export",
+        seconds,
+        count: parts.exported.files as u64,
+        bytes: parts.exported.clip_bytes,
+    });
+    stages::write_scene_outputs(
+        ctx.lake.as_ref(),
+        ctx.scenes.as_ref(),
+        &record.bag_file,
+        &found,
+    )?;
     if let Some(catalog) = &ctx.tables {
         let started = Instant::now();
-        let written = written_tables(ctx, &record.bag_file, &tables, &synced, &scenes);
+        let written = written_tables(ctx, &record.bag_file, &tables, &synced, &found);
         for (def, partition) in &written {
             catalog
                 .register(def, &record.bag_file, partition)
@@ -495,6 +585,108 @@ fn run_stages(
     Ok(())
 }
 
+/// Writes the bag's report (`reports/<bag_file>.html`) from its catalogue
+/// item and what the stages found, and names it in the item.
+fn write_report(ctx: &Context, record: &mut BagRecord, parts: ReportParts) -> Result<(), Failure> {
+    let path = exports::report_path(&record.bag_file);
+    let topics = if parts.topics.is_empty() {
+        // A bag that failed before its tables were read: the catalogue's
+        // counts alone.
+        record
+            .topics
+            .iter()
+            .map(|(topic, t)| scenes::export::report::TopicStats {
+                topic: topic.clone(),
+                datatype: t.first.datatype.clone(),
+                message_count: t.first.message_count
+                    + t.variants.iter().map(|v| v.message_count).sum::<u64>(),
+                table: t.first.table.clone(),
+                ..Default::default()
+            })
+            .collect()
+    } else {
+        parts.topics
+    };
+    let report = scenes::export::report::BagReport {
+        bag_file: record.bag_file.clone(),
+        source_url: record.source_url.clone(),
+        format: record.format.clone(),
+        size_bytes: record.size_bytes,
+        start_time_ns: record.start_time_ns.map(|t| t as i64),
+        end_time_ns: record.end_time_ns.map(|t| t as i64),
+        message_count: record.message_count,
+        status: record.status.as_str().to_string(),
+        error: record.error.clone(),
+        warnings: record.warnings.clone(),
+        topics,
+        interval_ms: ctx.config.sync.interval_ms,
+        scenes: parts.exported.cards,
+        gps: parts.exported.gps,
+        camera_topic: parts.exported.camera_topic,
+        generator: exports::generator(),
+    };
+    let html = scenes::export::report::render(&report);
+    ctx.lake
+        .put(&path, html.as_bytes())
+        .map_err(|e| Failure::io(format_args!("writing {}", ctx.lake.url(&path)), &e))?;
+    record.report_url = Some(ctx.lake.url(&path));
+    Ok(())
+}
+
+/// Rewrites `reports/index.html` from the bag catalogue: every bag, with a
+/// link to its report when the catalogue names one.
+pub fn write_index(ctx: &Context) -> Result<(), Failure> {
+    let items = ctx
+        .bags
+        .scan(&[
+            "bag_file",
+            "status",
+            "start_time_ns",
+            "end_time_ns",
+            "message_count",
+            "size_bytes",
+            "warnings",
+            "report_url",
+        ])
+        .map_err(|e| Failure::io("reading the bag catalogue", &e))?;
+    let mut rows: Vec<scenes::export::report::IndexRow> = items
+        .iter()
+        .map(|item| {
+            let s = |k: &str| item.get(k).and_then(Attr::as_s).unwrap_or("").to_string();
+            let n = |k: &str| match item.get(k) {
+                Some(Attr::N(n)) => n.parse::<i64>().ok(),
+                _ => None,
+            };
+            let bag_file = s("bag_file");
+            scenes::export::report::IndexRow {
+                report: item
+                    .get("report_url")
+                    .map(|_| crate::lake::encode_path(&format!("{bag_file}.html"))),
+                status: s("status"),
+                start_time_ns: n("start_time_ns"),
+                end_time_ns: n("end_time_ns"),
+                message_count: n("message_count").unwrap_or(0).max(0) as u64,
+                size_bytes: n("size_bytes").unwrap_or(0).max(0) as u64,
+                warnings: match item.get("warnings") {
+                    Some(Attr::L(l)) => l.len(),
+                    _ => 0,
+                },
+                bag_file,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.bag_file.cmp(&b.bag_file));
+    let html = scenes::export::report::render_index(&rows);
+    ctx.lake
+        .put(exports::INDEX_PATH, html.as_bytes())
+        .map_err(|e| {
+            Failure::io(
+                format_args!("writing {}", ctx.lake.url(exports::INDEX_PATH)),
+                &e,
+            )
+        })
+}
+
 /// The tables the bag wrote a partition of, as Athena tables, each with
 /// the bag's partition directory.
 fn written_tables(
@@ -502,7 +694,7 @@ fn written_tables(
     bag_file: &str,
     tables: &[ExtractedTable],
     synced: &stages::Synced,
-    scenes: &stages::SceneOutcome,
+    scenes: &stages::Found,
 ) -> Vec<(TableDef, String)> {
     let mut dirs: Vec<(String, arrow_schema::SchemaRef)> = tables
         .iter()
@@ -511,13 +703,13 @@ fn written_tables(
     if let Some(batch) = &synced.batch {
         dirs.push((stages::SYNCHRONIZED_DIR.to_string(), batch.schema()));
     }
-    if scenes.detection_rows > 0 {
+    if scenes.detections.as_ref().is_some_and(|d| d.num_rows() > 0) {
         dirs.push((
             stages::SCENE_DETECTIONS_DIR.to_string(),
             scenes::detect::detections_schema(),
         ));
     }
-    if scenes.scenes > 0 {
+    if !scenes.records.is_empty() {
         dirs.push((stages::SCENES_DIR.to_string(), stages::scenes_schema()));
     }
     dirs.into_iter()
@@ -552,7 +744,7 @@ fn extract_bag(
     source: &Source,
     ready: Ready,
     record: &mut BagRecord,
-) -> Result<(Vec<ExtractedTable>, Written), Failure> {
+) -> Result<(Vec<ExtractedTable>, Written, Bag), Failure> {
     let Ready {
         bag,
         topics,
@@ -652,21 +844,36 @@ fn extract_bag(
         .iter()
         .filter_map(|variants| variants.first().and_then(Option::as_deref))
         .collect();
+    let conns_of = |table: usize| -> Vec<u32> {
+        let mut c: Vec<u32> = plan
+            .conn_table
+            .iter()
+            .filter(|&(_, &t)| t == table)
+            .map(|(&c, _)| c)
+            .collect();
+        c.sort_unstable();
+        c
+    };
     let tables = plan
         .tables
         .iter()
+        .enumerate()
         .zip(files.iter())
         .zip(&report.time_range_per_table)
-        .filter_map(|((t, f), range)| Some((t, f, (*range)?)))
-        .filter(|(_, f, _)| !f.is_empty())
-        .map(|(t, f, time_range)| ExtractedTable {
+        .filter_map(|(((i, t), f), range)| Some((i, t, f, (*range)?)))
+        .filter(|(_, _, f, _)| !f.is_empty())
+        .map(|(i, t, f, time_range)| ExtractedTable {
             name: t.name.clone(),
             topic: t.topic.clone(),
+            datatype: t.datatype.clone(),
+            conns: conns_of(i),
+            layout: t.layout.clone(),
             schema: t.layout.schema().clone(),
             has_binary: t.layout.has_binary(),
             first_type: first_tables.contains(&t.name.as_str()),
             files: f.clone(),
             time_range,
+            rows: report.rows_per_table[i],
         })
         .collect();
     Ok((
@@ -675,6 +882,7 @@ fn extract_bag(
             tables: files.iter().filter(|f| !f.is_empty()).count(),
             rows: report.rows_per_table.iter().sum(),
         },
+        bag,
     ))
 }
 

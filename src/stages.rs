@@ -31,6 +31,13 @@ pub const PERSON_IN_LANE: &str = "PersonInLane";
 pub struct ExtractedTable {
     pub name: String,
     pub topic: String,
+    /// The type of its messages, as the catalogue names it.
+    pub datatype: String,
+    /// The connections whose messages fill it.
+    pub conns: Vec<u32>,
+    /// How its messages decode (a camera frame is decoded again for the
+    /// report).
+    pub layout: Arc<extractor::decode::Layout>,
     pub schema: SchemaRef,
     pub has_binary: bool,
     /// Whether this table holds the topic's first type (the catalogue's
@@ -39,6 +46,8 @@ pub struct ExtractedTable {
     pub files: Vec<String>,
     /// First and last `log_time_ns` of its rows.
     pub time_range: (i64, i64),
+    /// Rows written.
+    pub rows: u64,
 }
 
 /// The synchronized table of a bag, kept for the scene stage.
@@ -136,21 +145,24 @@ pub struct SceneSource {
     pub key: String,
 }
 
-/// What the scene stage produced.
+/// What the scene stage found, before anything is written.
 #[derive(Debug, Default)]
-pub struct SceneOutcome {
-    pub scenes: usize,
-    /// Rows written to the scene detections table.
-    pub detection_rows: usize,
+pub struct Found {
+    /// The `scene_detections` table; `None` without the configured topics
+    /// or ticks.
+    pub detections: Option<RecordBatch>,
+    pub records: Vec<SceneRecord>,
+    /// The synchronized columns of the detections and lanes topics, when
+    /// both are there.
+    pub columns: Option<(String, String)>,
 }
 
-/// Finds the bag's scenes, writes the scene detections and scenes tables
-/// and replaces the bag's scene set in the store. Without the configured
-/// topics the bag gets a warning, and no scene outputs remain.
+/// Finds the bag's scenes (writing nothing: the exports add their URLs to
+/// the records first, then [`write_scene_outputs`] writes them). Without
+/// the configured topics the bag gets a warning and finds none.
 #[allow(clippy::too_many_arguments)]
 pub fn find_scenes(
     lake: &dyn Lake,
-    store: &dyn ItemStore,
     bag_file: &str,
     source: &SceneSource,
     synced: &Synced,
@@ -158,7 +170,7 @@ pub fn find_scenes(
     cfg: &ScenesConfig,
     interval_ms: u64,
     warnings: &mut Vec<String>,
-) -> Result<SceneOutcome, Failure> {
+) -> Result<Found, Failure> {
     let column_of = |topic: &str| {
         tables
             .iter()
@@ -185,13 +197,11 @@ pub fn find_scenes(
                 "no scene detections: the configured {noun} {} {verb} not among the bag's synchronized topics",
                 missing.join(" and ")
             ));
-            write_scene_outputs(lake, store, bag_file, None, &[])?;
-            return Ok(SceneOutcome::default());
+            return Ok(Found::default());
         }
     };
     let Some(sync) = &synced.batch else {
-        write_scene_outputs(lake, store, bag_file, None, &[])?;
-        return Ok(SceneOutcome::default());
+        return Ok(Found::default());
     };
     let detections = scenes::detect::detect(sync, &det, &lanes, cfg)
         .map_err(|e| Failure::permanent(e.to_string()))?;
@@ -211,29 +221,28 @@ pub fn find_scenes(
             partition_dir(SCENE_DETECTIONS_DIR, bag_file)
         )),
     };
-    let records: Vec<SceneRecord> = kept.iter().map(|s| SceneRecord::new(&common, s)).collect();
-    write_scene_outputs(lake, store, bag_file, Some(&detections), &records)?;
-    Ok(SceneOutcome {
-        scenes: records.len(),
-        detection_rows: detections.num_rows(),
+    Ok(Found {
+        records: kept.iter().map(|s| SceneRecord::new(&common, s)).collect(),
+        detections: Some(detections),
+        columns: Some((det, lanes)),
     })
 }
 
 /// Writes (or, with nothing, removes) the bag's scene detections and scenes
 /// partitions and replaces its scene set in the store.
-fn write_scene_outputs(
+pub fn write_scene_outputs(
     lake: &dyn Lake,
     store: &dyn ItemStore,
     bag_file: &str,
-    detections: Option<&RecordBatch>,
-    records: &[SceneRecord],
+    found: &Found,
 ) -> Result<(), Failure> {
     replace_partition(
         lake,
         &partition_dir(SCENE_DETECTIONS_DIR, bag_file),
-        detections,
+        found.detections.as_ref(),
     )
     .map_err(|e| Failure::io("writing the scene detections table", &e))?;
+    let records = &found.records;
     let batch = (!records.is_empty()).then(|| scenes_batch(records));
     replace_partition(lake, &partition_dir(SCENES_DIR, bag_file), batch.as_ref())
         .map_err(|e| Failure::io("writing the scenes table", &e))?;
@@ -253,19 +262,23 @@ struct SceneCommon {
 }
 
 /// One scene record, as in DynamoDB, the local store and the scenes table.
-struct SceneRecord {
-    bag_file: String,
-    scene_id: String,
-    start_time_ns: i64,
-    end_time_ns: i64,
-    scene_length_ms: f64,
-    num_people_in_scene_start: i64,
-    max_people_in_lane: i64,
-    topics_analyzed: Vec<String>,
-    bag_file_bucket: String,
-    bag_file_prefix: String,
-    synchronized_path: String,
-    detections_path: String,
+#[derive(Debug, Clone)]
+pub struct SceneRecord {
+    pub bag_file: String,
+    pub scene_id: String,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub scene_length_ms: f64,
+    pub num_people_in_scene_start: i64,
+    pub max_people_in_lane: i64,
+    pub topics_analyzed: Vec<String>,
+    pub bag_file_bucket: String,
+    pub bag_file_prefix: String,
+    pub synchronized_path: String,
+    pub detections_path: String,
+    /// URLs of the scene's clip and label, when written.
+    pub clip_url: Option<String>,
+    pub label_url: Option<String>,
 }
 
 impl SceneRecord {
@@ -283,10 +296,12 @@ impl SceneRecord {
             bag_file_prefix: common.key.clone(),
             synchronized_path: common.synchronized_path.clone(),
             detections_path: common.detections_path.clone(),
+            clip_url: None,
+            label_url: None,
         }
     }
 
-    fn to_item(&self) -> Item {
+    pub fn to_item(&self) -> Item {
         let mut item: BTreeMap<String, Attr> = BTreeMap::new();
         item.insert("bag_file".into(), Attr::s(&self.bag_file));
         item.insert("scene_id".into(), Attr::s(&self.scene_id));
@@ -310,6 +325,12 @@ impl SceneRecord {
         item.insert("bag_file_prefix".into(), Attr::s(&self.bag_file_prefix));
         item.insert("synchronized_path".into(), Attr::s(&self.synchronized_path));
         item.insert("detections_path".into(), Attr::s(&self.detections_path));
+        if let Some(url) = &self.clip_url {
+            item.insert("clip_url".into(), Attr::s(url));
+        }
+        if let Some(url) = &self.label_url {
+            item.insert("label_url".into(), Attr::s(url));
+        }
         item
     }
 }
@@ -336,6 +357,8 @@ pub fn scenes_schema() -> SchemaRef {
         utf8("bag_file_prefix"),
         utf8("synchronized_path"),
         utf8("detections_path"),
+        Field::new("clip_url", DataType::Utf8, true),
+        Field::new("label_url", DataType::Utf8, true),
     ]))
 }
 
@@ -370,6 +393,12 @@ fn scenes_batch(records: &[SceneRecord]) -> RecordBatch {
             strings(|r| &r.bag_file_prefix),
             strings(|r| &r.synchronized_path),
             strings(|r| &r.detections_path),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|r| r.clip_url.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|r| r.label_url.as_deref()),
+            )),
         ],
     )
     .expect("the columns match the scenes schema")

@@ -414,6 +414,75 @@ pub fn for_each_batch(
     Ok(())
 }
 
+/// A lake file as the Parquet reader reads it: by ranges (the footer, then
+/// only the column chunks asked for), so reading one column of a table of
+/// camera frames does not fetch the frames.
+struct LakeObject {
+    lake: Arc<dyn Lake>,
+    path: String,
+    len: u64,
+}
+
+impl parquet::file::reader::Length for LakeObject {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for LakeObject {
+    type T = bytes::buf::Reader<bytes::Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        Ok(self
+            .get_bytes(start, (self.len.saturating_sub(start)) as usize)?
+            .reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.lake
+            .get_range(&self.path, start, length as u64)
+            .map(bytes::Bytes::from)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+    }
+}
+
+/// Reads the top-level columns `columns` of a table's part files, in
+/// order, a batch at a time; columns a file lacks are left out of its
+/// batches. Only those columns' bytes are read.
+pub fn for_each_batch_of(
+    lake: &Arc<dyn Lake>,
+    files: &[String],
+    columns: &[&str],
+    mut f: impl FnMut(RecordBatch) -> io::Result<()>,
+) -> io::Result<()> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    for path in files {
+        let object = LakeObject {
+            lake: lake.clone(),
+            path: path.clone(),
+            len: lake.len(path)?,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(object)
+            .map_err(|e| io::Error::other(format!("{path}: {e}")))?;
+        let roots: Vec<usize> = columns
+            .iter()
+            .filter_map(|c| builder.schema().index_of(c).ok())
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()
+            .map_err(|e| io::Error::other(format!("{path}: {e}")))?;
+        for batch in reader {
+            f(batch.map_err(|e| io::Error::other(format!("{path}: {e}")))?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Rows per batch when reading a table back.
 const READ_BATCH_ROWS: usize = 16 * 1024;
 

@@ -32,6 +32,14 @@ fn assert_layout(root: &Path) {
                 assert!(is_part_file(name), "{f} is not a part file");
             }
             ["_schemas" | "_catalog", name] => assert!(name.ends_with(".json"), "{f}"),
+            ["exports", bag, name] => assert!(
+                name.starts_with(&format!("{bag}_PersonInLane_"))
+                    && [".mcap", ".openlabel.json", ".xosc"]
+                        .iter()
+                        .any(|ext| name.ends_with(ext)),
+                "{f}"
+            ),
+            ["reports", name] => assert!(name.ends_with(".html"), "{f}"),
             ["dynamodb", "bags.jsonl" | "scenes.jsonl"] => {}
             _ => panic!("unexpected file in the lake: {f}"),
         }

@@ -11,6 +11,7 @@ mod aws;
 mod cli;
 mod crash;
 mod damaged;
+mod exports;
 mod lake;
 mod limits;
 mod parity;

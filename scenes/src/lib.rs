@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod detect;
+pub mod export;
 pub mod geometry;
 pub mod paths;
 pub mod scene;

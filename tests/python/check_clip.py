@@ -88,7 +88,7 @@ import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 # --------------------------------------------------------------------------
 # mcap-ros2-support: accept upper-case field names (`string Class`).
@@ -163,11 +163,15 @@ class Conn:
     problem: str | None = None    # why the definition is unusable (None: usable)
     typestore: Any = None
     typename: str | None = None
+    other_name: str | None = None  # ROS 2: the bag's own spelling (`pkg/Type`), also accepted
+
+    def named(self, name: str) -> bool:
+        return name == self.schema_name or (self.other_name is not None and name == self.other_name)
 
     def signature(self) -> tuple:
         if self.gen == 1:
             return (self.schema_name, self.md5sum, self.callerid or "", self.latched)
-        return (self.schema_name,)
+        return (normalize_ros2_name(self.schema_name),)
 
     def rosbags_decodes(self, data: bytes) -> bool:
         if self.typestore is None:
@@ -201,7 +205,10 @@ class Bag:
     notes: list[str]
 
 
-def read_ros1(path: Path) -> Bag:
+def read_ros1(path: Path, lo: int, hi: int, topics: set[str] | None) -> Bag:
+    """The bag's connections, and of the selected topics only the messages
+    the clip needs: those in [lo, hi), and each latched connection's
+    latest before lo (rosbags decompresses only the chunks those need)."""
     from rosbags.rosbag1 import Reader
     from rosbags.typesys.msg import denormalize_msgtype
     rp = _parity()
@@ -224,15 +231,29 @@ def read_ros1(path: Path) -> Bag:
                 topic=c.topic, schema_name=raw_type, gen=1, definition=text, schema_encoding="ros1msg",
                 md5sum=c.digest, callerid=c.ext.callerid, latched=bool(c.ext.latching), problem=problem,
                 typestore=res.typestore, typename=res.typename)
-        # rosbags yields a heap merge of the per-connection indexes; the same
-        # merge over the same lists gives each message's (chunk position,
-        # offset in chunk), which is bag order (contract, "Topic tables").
-        entries = heapq.merge(*[reader.indexes[c.id] for c in reader.connections])
-        msgs = []
-        for (c, t, raw), entry in zip(reader.messages(), entries, strict=True):
-            if entry.time != t:
-                raise UsageError(f"{path}: rosbags' index and messages disagree")
-            msgs.append(BagMsg(conns[c.id], t, bytes(raw), (entry.chunk_pos, entry.offset)))
+        selected = [c for c in reader.connections if topics is None or c.topic in topics]
+        latched = [c for c in selected if c.ext.latching]
+
+        def read(cs, start, stop):
+            """rosbags yields a heap merge of the per-connection indexes;
+            the same merge over the same lists, cut the same way, gives each
+            message's (chunk position, offset in chunk): bag order (contract,
+            "Topic tables")."""
+            if not cs:
+                return
+            entries = (e for e in heapq.merge(*[reader.indexes[c.id] for c in cs])
+                       if (start is None or e.time >= start) and (stop is None or e.time < stop))
+            for (c, t, raw), entry in zip(reader.messages(cs, start, stop), entries, strict=True):
+                if entry.time != t:
+                    raise UsageError(f"{path}: rosbags' index and messages disagree")
+                yield BagMsg(conns[c.id], t, bytes(raw), (entry.chunk_pos, entry.offset))
+
+        before: dict[int, BagMsg] = {}
+        for m in read(latched, None, lo):
+            prev = before.get(id(m.conn))
+            if prev is None or (m.t, m.pos) >= (prev.t, prev.pos):
+                before[id(m.conn)] = m
+        msgs = list(before.values()) + list(read(selected, lo, hi))
     except UsageError:
         raise
     except Exception as exc:
@@ -324,7 +345,7 @@ def read_ros2(path: Path, msg_paths: list[Path], tmp: Path) -> Bag:
                 schema_encoding=rc.schema_encoding if embedded else None,
                 latched=any(qos_latched(m.get("offered_qos_profiles", "")) for m in metas),
                 problem=res.problem if res.version else (res.problem or "unusable definition"),
-                typestore=res.typestore, typename=res.typename)
+                typestore=res.typestore, typename=res.typename, other_name=rc.msgtype or None)
     msgs = [BagMsg(conns[id(lc)], t, bytes(data), (n, pos)) for t, n, pos, lc, data in bagx.messages]
     msgs.sort(key=lambda m: m.pos)
     gens = {c.gen for c in conns.values() if c.problem is None}
@@ -332,12 +353,14 @@ def read_ros2(path: Path, msg_paths: list[Path], tmp: Path) -> Bag:
     return Bag(profile, list(conns.values()), msgs, [f"bag: {n}" for n in bagx.notes])
 
 
-def read_bag(path: Path, msg_paths: list[Path], tmp: Path) -> Bag:
+def read_bag(path: Path, msg_paths: list[Path], tmp: Path, lo: int, hi: int, topics: set[str] | None) -> Bag:
     if path.is_file():
         with path.open("rb") as f:
             head = f.read(len(ROS1_MAGIC))
         if head == ROS1_MAGIC:
-            return read_ros1(path)
+            return read_ros1(path, lo, hi, topics)
+    # rosbags_parity's load_ros2 reads every message of the storage files
+    # into memory (fine for test bags)
     return read_ros2(path, msg_paths, tmp)
 
 
@@ -363,12 +386,18 @@ def parse_latching(value: str | None) -> bool | None:
     return None
 
 
+def normalize_ros2_name(name: str) -> str:
+    """`pkg/Type` -> `pkg/msg/Type` (ROS 2 names compare in that form)."""
+    parts = name.split("/")
+    return f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else name
+
+
 def channel_signature(ch: Channel, schema: Schema | None) -> tuple:
     name = schema.name if schema is not None else ""
     if ch.message_encoding == "ros1":
         latched = parse_latching(ch.metadata.get("latching"))
         return (name, ch.metadata.get("md5sum", ""), ch.metadata.get("callerid", ""), latched)
-    return (name,)
+    return (normalize_ros2_name(name),)
 
 
 class Checker:
@@ -399,7 +428,7 @@ def check(args: argparse.Namespace) -> int:
     topics = set(args.topics) if args.topics else None
 
     with tempfile.TemporaryDirectory(prefix="bagpipe-check-clip-") as tmp:
-        bag = read_bag(args.bag, args.msg_path, Path(tmp))
+        bag = read_bag(args.bag, args.msg_path, Path(tmp), lo, hi, topics)
     for n in bag.notes:
         chk.note(n)
     if topics is not None:
@@ -445,9 +474,13 @@ def check(args: argparse.Namespace) -> int:
     extra = got - expected
     latched_keys = Counter(m.key() for m in latched)
     unusable_pairs = {(c.topic, c.schema_name) for c in selected if c.problem is not None}
+    extra_at: dict[tuple, list] = defaultdict(list)
+    for k in extra:
+        extra_at[(k[0], k[1])].append(k)
+    missing_at = {(k[0], k[1]) for k in missing}
     for key, n in sorted(missing.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         why = "latched message before the window" if key in latched_keys else "message in the window"
-        same = [k for k in extra if k[0] == key[0] and k[1] == key[1]]
+        same = extra_at.get((key[0], key[1]), [])
         if same:
             k = same[0]
             if k[2] != key[2]:
@@ -458,7 +491,7 @@ def check(args: argparse.Namespace) -> int:
         else:
             chk.bad(f"missing {why}: {fmt_msg(key[0], key[1], key[2])}" + (f" x{n}" if n > 1 else ""))
     for key, n in sorted(extra.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        if any(k[0] == key[0] and k[1] == key[1] for k in missing):
+        if (key[0], key[1]) in missing_at:
             continue      # reported above
         t = key[1]
         if (key[0], key[3][0]) in unusable_pairs:
@@ -596,7 +629,8 @@ def read_clip(clip: Path, chk: Checker) -> Clip:
 
 def check_channels(chk: Checker, cl: Clip, usable: list[Conn], selected: list[Conn]) -> None:
     """Every channel of the clip, with or without messages."""
-    unusable_topics = {(c.topic, c.schema_name) for c in selected if c.problem is not None}
+    unusable_topics = {(c.topic, n) for c in selected if c.problem is not None
+                       for n in (c.schema_name, c.other_name) if n}
     for ch in cl.channels.values():
         schema = cl.schemas.get(ch.schema_id)
         where = f"channel {ch.id} ({ch.topic})"
@@ -604,7 +638,7 @@ def check_channels(chk: Checker, cl: Clip, usable: list[Conn], selected: list[Co
             chk.bad(f"{where}: no schema")
             continue
         if (ch.topic, schema.name) in unusable_topics and not any(
-                c.topic == ch.topic and c.schema_name == schema.name for c in usable):
+                c.topic == ch.topic and c.named(schema.name) for c in usable):
             chk.bad(f"{where}: connection with an unusable definition must be left out")
             continue
         if ch.message_encoding == "ros1":
@@ -643,7 +677,7 @@ def check_channels(chk: Checker, cl: Clip, usable: list[Conn], selected: list[Co
             if schema.encoding not in ("ros2msg", "ros2idl"):
                 chk.bad(f"{where}: schema encoding {schema.encoding!r}, expected 'ros2msg' or 'ros2idl'")
             cands = [c for c in usable if c.gen == 2 and c.topic == ch.topic]
-            match = [c for c in cands if c.schema_name == schema.name]
+            match = [c for c in cands if c.named(schema.name)]
             if not match:
                 chk.bad(f"{where}: schema name {schema.name!r} matches no usable connection of the bag on "
                         f"this topic ({sorted({c.schema_name for c in cands})})")

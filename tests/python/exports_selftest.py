@@ -12,18 +12,31 @@ Runs, as subprocesses (exactly as the Rust tests call them):
   scene, 500 ms pad), the same with `--topics`, a small ROS1 bag written
   here with a latched connection, and `sample-bags/drive_0004_ros2` (its
   `/driver/annotation` is transient_local); and broken clips that must
-  fail: one message missing, the latched message missing, two messages
-  swapped, lz4 chunks, a wrong `latching` flag, a changed payload;
+  fail: one message missing, the latched message missing or written last,
+  two messages swapped, a changed payload, a flipped byte (CRC), lz4
+  chunks, a wrong `latching` flag, a message exactly at `start - pad`
+  left out and one exactly at `end + pad` let in;
 - check_label.py on `fixtures/label_sample.openlabel.json` against a tiny
-  lake written here with pyarrow (scenes, scene_detections, synchronized),
-  and on broken copies (a box value, a missing score, a wrong timestamp,
-  a schema violation, a missing action);
+  lake written here with pyarrow (`write_tiny_lake`: scenes,
+  scene_detections, synchronized), and on broken copies (a box value off
+  by 1e-7, a score added, removed or rounded, objects swapped, a class, a
+  timestamp 1 ns off, with 3 decimals or as a string, a frame missing,
+  the schema version, no action, no speed tag or not a range, an
+  undeclared ontology, an object in two frames). `make_label` writes a
+  label in the shape check_label.py reads from any lake (it made the
+  fixture, and was run on the lake bagpipe writes for the sample bags);
 - check_xosc.py on `fixtures/example.xosc` (passes) and
-  `fixtures/example_bad_entityref.xosc` (must fail in qc_openscenario);
+  `fixtures/example_bad_entityref.xosc` (must fail in qc_openscenario),
+  and on variants (revMinor 3, a missing `priority`, no pedestrian, a
+  vertex without time, vertex times going back);
 - check_report.py on `fixtures/report_sample.html` (2 scene bars, 2 cards,
-  3 topic rows) and on broken variants (wrong counts, a script, an
-  external image). Skipped, and said so, when no `chromium` is installed
-  (`apt-get install -y chromium`).
+  3 topic rows, inline SVG, an inline PNG) and on broken variants (wrong
+  counts, a script, an external image, an https link, a CSS url, an
+  onclick, a blank page). Skipped, and said so, when no `chromium` is
+  installed (`apt-get install -y chromium`).
+
+About 100 s on this machine (the report cases, 3 to 4 browser runs each,
+take about 60 s).
 
 Prints one line per case and then `N passed, N failed` (`, N skipped`).
 Exit status 0 when every case behaved as expected, 1 otherwise, 2 on a
@@ -362,6 +375,13 @@ def clip_cases(r: Runner, tmp: Path) -> None:
     r.case("clip drive_0001 one payload changed (must fail)",
            [check, "--bag", str(DRIVE1), "--clip", str(changed), *base], 1, "different bytes")
 
+    corrupt = tmp / "drive1_corrupt.mcap"
+    data = bytearray(good.read_bytes())
+    data[len(data) // 3] ^= 0x55          # inside the chunk's compressed records
+    corrupt.write_bytes(bytes(data))
+    r.case("clip drive_0001 one byte flipped (must fail)",
+           [check, "--bag", str(DRIVE1), "--clip", str(corrupt), *base], 1, "MISMATCH")
+
     lz4 = tmp / "drive1_lz4.mcap"
     cut_clip(DRIVE1, lz4, lo, hi, compression="lz4")
     r.case("clip drive_0001 lz4 chunks (must fail)", [check, "--bag", str(DRIVE1), "--clip", str(lz4), *base],
@@ -423,6 +443,147 @@ def clip_cases(r: Runner, tmp: Path) -> None:
            [check, "--bag", str(DRIVE4), "--clip", str(r2m), *base4], 1, "missing latched message")
 
 
+def edit_label(text: str, fn: Callable[[dict], None]) -> str:
+    """A copy of the label text changed by fn(openlabel), keeping each
+    frame's timestamp digits exactly (fn may set a timestamp to a string
+    "@@<digits>@@" to write a raw number)."""
+    import decimal
+    doc = json.loads(text)
+    dec = json.loads(text, parse_float=decimal.Decimal)
+    for k, fr in dec["openlabel"]["frames"].items():
+        ts = fr["frame_properties"]["timestamp"]
+        doc["openlabel"]["frames"][k]["frame_properties"]["timestamp"] = f"@@{ts}@@"
+    fn(doc["openlabel"])
+    return re.sub(r'"@@([0-9.eE+-]+)@@"', r"\1", json.dumps(doc, indent=1)) + "\n"
+
+
+def label_cases(r: Runner, tmp: Path) -> None:
+    check = str(HERE / "check_label.py")
+    lake = tmp / "lake"
+    scene = write_tiny_lake(lake)
+    fixture = FIX / "label_sample.openlabel.json"
+    text = fixture.read_text(encoding="utf-8")
+    args = ["--lake", str(lake), "--bag", TINY_BAG, "--scene", scene, "--interval-ms", "100"]
+    r.case("label fixture", [check, str(fixture), *args], 0, "OK ")
+    r.case("label fixture, file:// lake URL", [check, str(fixture), *args[:0], "--lake", lake.as_uri(),
+                                               "--bag", TINY_BAG, "--scene", scene], 0, "OK ")
+    r.case("label fixture against another scene id (must fail)",
+           [check, str(fixture), "--lake", str(lake), "--bag", TINY_BAG, "--scene", scene + "0"], 1, "scene records")
+
+    def frame_obj(ol, frame, k):
+        objs = ol["frames"][str(frame)]["objects"]
+        return objs[sorted(objs, key=int)[k]]
+
+    def swap_frame0(ol):
+        objs = ol["frames"]["0"]["objects"]
+        a, b = sorted(objs, key=int)[:2]
+        objs[a], objs[b] = objs[b], objs[a]
+
+    def drop_num(ol):
+        del frame_obj(ol, 0, 0)["object_data"]["num"]
+
+    def drop_frame(ol):
+        for uid in list(ol["frames"]["3"].get("objects", {})):
+            del ol["objects"][uid]
+        del ol["frames"]["3"]
+
+    broken = {
+        "a box value off by 1e-7": lambda ol: frame_obj(ol, 0, 1)["object_data"]["bbox"][0].__setitem__(
+            "val", [970.5000001, 641.25, 96.0, 80.0]),
+        "a score for a null-score object": lambda ol: frame_obj(ol, 0, 1)["object_data"].__setitem__(
+            "num", [{"name": "score", "val": 0.5}]),
+        "a score missing": drop_num,
+        "0.30000000000000004 written as 0.3": lambda ol: frame_obj(ol, 2, 2)["object_data"]["num"][0].__setitem__(
+            "val", 0.3),
+        "two objects of a frame swapped": swap_frame0,
+        "a class wrong": lambda ol: ol["objects"]["3"].__setitem__("type", "car"),
+        "a timestamp 1 ns off": lambda ol: ol["frames"]["1"]["frame_properties"].__setitem__(
+            "timestamp", "@@1715679070.800000001@@"),
+        "a timestamp with 3 decimals": lambda ol: ol["frames"]["1"]["frame_properties"].__setitem__(
+            "timestamp", "@@1715679070.800@@"),
+        "a timestamp as a string": lambda ol: ol["frames"]["1"]["frame_properties"].__setitem__(
+            "timestamp", "1715679070.800000000"),
+        "the last frame missing": drop_frame,
+        "schema_version 1.1.0": lambda ol: ol["metadata"].__setitem__("schema_version", "1.1.0"),
+        "no action": lambda ol: ol.pop("actions"),
+        "no SubjectVehicleSpeed tag": lambda ol: ol["tags"].pop("1"),
+        "a speed tag that is not a range": lambda ol: ol["tags"]["1"]["tag_data"]["vec"][0].__setitem__(
+            "type", "values"),
+        "ontology 1 undeclared": lambda ol: ol["ontologies"].pop("1"),
+        "an object in two frames": lambda ol: ol["frames"]["1"]["objects"].__setitem__(
+            "0", ol["frames"]["0"]["objects"]["0"]),
+    }
+    for name, fn in broken.items():
+        path = tmp / ("label_" + re.sub(r"[^a-z0-9]+", "_", name.lower()) + ".json")
+        path.write_text(edit_label(text, fn), encoding="utf-8")
+        r.case(f"label with {name} (must fail)", [check, str(path), *args], 1, "MISMATCH")
+    same = tmp / "label_roundtrip.json"
+    same.write_text(edit_label(text, lambda ol: None), encoding="utf-8")
+    r.case("label fixture re-serialized unchanged", [check, str(same), *args], 0, "OK ")
+
+
+def xosc_cases(r: Runner, tmp: Path) -> None:
+    check = str(HERE / "check_xosc.py")
+    good, bad = FIX / "example.xosc", FIX / "example_bad_entityref.xosc"
+    r.case("xosc example", [check, str(good)], 0, "OK ")
+    r.case("xosc wrong entityRef (must fail: qc_openscenario)", [check, str(bad)], 1,
+           "check_asam_xosc_reference_control_resolvable_entity_references")
+    text = good.read_text(encoding="utf-8")
+    variants = {
+        "revMinor 3": text.replace('revMinor="2"', 'revMinor="3"'),
+        "no priority (XSD)": text.replace(' priority="overwrite"', "", 1),
+        "no pedestrian": text.replace('<ScenarioObject name="Pedestrian1">', '<ScenarioObject name="Other1">')
+                             .replace('<Pedestrian name="person" model="person" mass="80" pedestrianCategory="pedestrian">',
+                                      '<MiscObject name="box" mass="80" miscObjectCategory="obstacle">')
+                             .replace("</Pedestrian>", "</MiscObject>")
+                             .replace('<EntityRef entityRef="Pedestrian1"/>', '<EntityRef entityRef="Other1"/>'),
+        "a vertex without time": text.replace('<Vertex time="0.200">', "<Vertex>"),
+        "vertex times going back": text.replace('<Vertex time="0.300">', '<Vertex time="0.150">'),
+    }
+    for name, body in variants.items():
+        path = tmp / ("xosc_" + re.sub(r"[^a-z0-9]+", "_", name.lower()) + ".xosc")
+        path.write_text(body, encoding="utf-8")
+        r.case(f"xosc with {name} (must fail)", [check, str(path)], 1, "MISMATCH")
+    r.case("xosc two files, one bad (must fail)", [check, str(good), str(bad)], 1, "OK ")
+
+
+def report_cases(r: Runner, tmp: Path) -> None:
+    check = str(HERE / "check_report.py")
+    sample = FIX / "report_sample.html"
+    if shutil.which("chromium") is None:
+        r.skip("report cases", "no chromium (apt-get install -y chromium)")
+        return
+    shot = tmp / "report.png"
+    r.case("report sample", [check, str(sample), "--scenes", "2", "--topics", "3", "--screenshot", str(shot)],
+           0, "rendered in ")
+    r.case("report sample, wrong scene count (must fail)", [check, str(sample), "--scenes", "3", "--topics", "3",
+                                                            "--repeat", "1"], 1, "'scene-bar'")
+    r.case("report sample, wrong topic count (must fail)", [check, str(sample), "--scenes", "2", "--topics", "4",
+                                                            "--repeat", "1"], 1, "'topic-row'")
+    text = sample.read_text(encoding="utf-8")
+    variants = {
+        "a script": text.replace("</body>", "<script>document.title = 'x'</script></body>"),
+        "an external image": text.replace('<img alt="camera frame at the scene start" src="data:image/png;base64,',
+                                          '<img alt="x" src="https://example.invalid/a.png"><img alt="y" src="data:image/png;base64,'),
+        "an https link": text.replace('">label</a></p>\n</div>\n<div class="scene-card" id="scene-2">',
+                                      '">label</a> <a href="https://app.foxglove.dev/?ds=remote-file">view</a></p>\n</div>\n'
+                                      '<div class="scene-card" id="scene-2">'),
+        "a CSS url": text.replace("body { font-family", "body { background: url(http://example.invalid/bg.png); font-family"),
+        "an onclick": text.replace('<div class="scene-card" id="scene-1">', '<div class="scene-card" id="scene-1" onclick="x()">'),
+        "a blank page": "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>\n",
+    }
+    for name, body in variants.items():
+        path = tmp / ("report_" + re.sub(r"[^a-z0-9]+", "_", name.lower()) + ".html")
+        path.write_text(body, encoding="utf-8")
+        counts = ["--scenes", "0", "--topics", "0"] if name == "a blank page" else ["--scenes", "2", "--topics", "3"]
+        want = "blank" if name == "a blank page" else "MISMATCH"
+        r.case(f"report with {name} (must fail)", [check, str(path), *counts, "--repeat", "1"], 1, want)
+    allowed = tmp / "report_an_https_link.html"
+    r.case("report with an https link allowed by --allow-link",
+           [check, str(allowed), "--scenes", "2", "--topics", "3", "--repeat", "1",
+            "--allow-link", "https://app.foxglove.dev/"], 0, "OK ")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Self-test of the scene-export checkers.")
     ap.add_argument("-k", dest="only", help="run only the cases whose name contains this")
@@ -431,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     r = Runner(args.verbose, args.only)
     with tempfile.TemporaryDirectory(prefix="bagpipe-exports-selftest-") as tmp:
         clip_cases(r, Path(tmp))
+        label_cases(r, Path(tmp))
+        xosc_cases(r, Path(tmp))
+        report_cases(r, Path(tmp))
     line = f"{r.passed} passed, {r.failed} failed"
     if r.skipped:
         line += f", {r.skipped} skipped"

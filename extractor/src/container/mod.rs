@@ -170,6 +170,42 @@ pub struct Connection {
     pub file: usize,
 }
 
+impl Connection {
+    /// Whether a subscriber joining late still gets its last message: a
+    /// ROS1 connection's `latching`, or a ROS 2 connection whose every
+    /// offered QoS profile has durability `transient_local` (`1` in the
+    /// older numeric form).
+    pub fn latched(&self) -> bool {
+        if self.latching {
+            return true;
+        }
+        let Some(qos) = self.qos.as_deref().filter(|q| !q.trim().is_empty()) else {
+            return false;
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Durability {
+            Number(i64),
+            Name(String),
+        }
+        #[derive(serde::Deserialize)]
+        struct Profile {
+            durability: Option<Durability>,
+        }
+        match serde_saphyr::from_str::<Vec<Profile>>(qos) {
+            Ok(profiles) => {
+                !profiles.is_empty()
+                    && profiles.iter().all(|p| match &p.durability {
+                        Some(Durability::Number(n)) => *n == 1,
+                        Some(Durability::Name(s)) => s == "transient_local",
+                        None => false,
+                    })
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// One storage file of a bag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageFile {
@@ -240,10 +276,21 @@ pub struct Unit {
     /// Earliest and latest log time in it, when known.
     pub start_time_ns: Option<u64>,
     pub end_time_ns: Option<u64>,
+    /// The connections with messages in it, when the index says (ROS1
+    /// chunk infos, MCAP chunk indexes); `None`: any may be. Local ids
+    /// while a storage file is opened, bag-wide ids in a [`BagLayout`].
+    pub connections: Option<Vec<i64>>,
     pub kind: UnitKind,
 }
 
 impl Unit {
+    /// Whether it may hold messages of connection `id` (bag-wide).
+    pub fn may_hold(&self, id: u32) -> bool {
+        self.connections
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&i64::from(id)))
+    }
+
     /// The byte range read from its storage file, when it is one range.
     pub fn range(&self) -> Option<(u64, u64)> {
         match &self.kind {
@@ -477,6 +524,12 @@ pub fn open(inputs: Vec<Input>) -> Result<Bag> {
         }
         for mut unit in o.units {
             unit.file = file;
+            if let Some(ids) = &mut unit.connections {
+                // Ids no connection record defines stay unknown (-1).
+                for id in ids.iter_mut() {
+                    *id = map.get(id).map_or(-1, |&g| i64::from(g));
+                }
+            }
             layout.units.push(unit);
         }
         if let IndexMode::Scanned { reason } = o.mode {
@@ -619,5 +672,44 @@ impl Bag {
             Storage::Ros1 { src } | Storage::Mcap { src, .. } => Some(src.as_ref()),
             Storage::Sqlite { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(latching: bool, qos: Option<&str>) -> Connection {
+        Connection {
+            id: 0,
+            topic: "/t".into(),
+            datatype: "std_msgs/msg/String".into(),
+            encoding: ENCODING_CDR.into(),
+            schema_encoding: SCHEMA_ROS2MSG.into(),
+            definition: String::new(),
+            md5sum: None,
+            type_hash: None,
+            callerid: None,
+            latching,
+            qos: qos.map(str::to_string),
+            metadata: BTreeMap::new(),
+            file: 0,
+        }
+    }
+
+    #[test]
+    fn latched_is_latching_or_transient_local_everywhere() {
+        assert!(conn(true, None).latched());
+        assert!(!conn(false, None).latched());
+        // Jazzy names, Humble numbers (1 = transient_local, 2 = volatile).
+        let named = "- history: keep_last\n  depth: 1\n  durability: transient_local\n";
+        assert!(conn(false, Some(named)).latched());
+        let numbered = "- history: 3\n  depth: 0\n  reliability: 1\n  durability: 1\n";
+        assert!(conn(false, Some(numbered)).latched());
+        let mixed = "- durability: 1\n- durability: 2\n";
+        assert!(!conn(false, Some(mixed)).latched());
+        assert!(!conn(false, Some("- durability: volatile\n")).latched());
+        assert!(!conn(false, Some("[]")).latched());
+        assert!(!conn(false, Some("not: [yaml")).latched());
     }
 }

@@ -337,7 +337,10 @@ pub(super) fn open(db: Db) -> Result<Opened> {
     let mut units = Vec::new();
     let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
     let mut current: Option<(i64, i64, u64, u64, u64, u64)> = None; // first, last, rows, bytes, min, max
-    let push = |units: &mut Vec<Unit>, u: (i64, i64, u64, u64, u64, u64)| {
+    let mut topics: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+    let push = |units: &mut Vec<Unit>,
+                u: (i64, i64, u64, u64, u64, u64),
+                topics: &mut std::collections::BTreeSet<i64>| {
         let (first, last, _, bytes, lo, hi) = u;
         units.push(Unit {
             file: 0,
@@ -347,6 +350,7 @@ pub(super) fn open(db: Db) -> Result<Opened> {
             compression: Compression::None,
             start_time_ns: Some(lo),
             end_time_ns: Some(hi),
+            connections: Some(std::mem::take(topics).into_iter().collect()),
             kind: UnitKind::Sqlite {
                 first_id: first,
                 last_id: last,
@@ -364,6 +368,7 @@ pub(super) fn open(db: Db) -> Result<Opened> {
             let time = u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
             let len = u64::try_from(r.get::<_, Option<i64>>(3)?.unwrap_or(0)).unwrap_or(0);
             *counts.entry(topic).or_default() += 1;
+            topics.insert(topic);
             last_id = Some(id);
             let u = current.get_or_insert((id, id, 0, 0, time, time));
             u.1 = id;
@@ -372,13 +377,13 @@ pub(super) fn open(db: Db) -> Result<Opened> {
             u.4 = u.4.min(time);
             u.5 = u.5.max(time);
             if u.2 >= UNIT_ROWS || u.3 >= UNIT_BYTES {
-                push(&mut units, current.take().expect("a unit"));
+                push(&mut units, current.take().expect("a unit"), &mut topics);
             }
         }
         Ok(())
     })();
     if let Some(u) = current.take() {
-        push(&mut units, u);
+        push(&mut units, u, &mut topics);
     }
     if let Err(e) = scan {
         let after = match last_id {

@@ -516,6 +516,12 @@ fn check_chunk(src: &dyn ReadAt, c: &rec::ChunkIndex) -> std::result::Result<Uni
         at,
         &header,
         has_messages.then_some((c.message_start_time, c.message_end_time)),
+        Some(
+            c.message_index_offsets
+                .keys()
+                .map(|&ch| i64::from(ch))
+                .collect(),
+        ),
     ))
 }
 
@@ -577,7 +583,12 @@ fn read_chunk_header(src: &dyn ReadAt, at: u64, record_len: u64) -> Result<Chunk
     })
 }
 
-fn chunk_unit(at: u64, h: &ChunkHead, times: Option<(u64, u64)>) -> Unit {
+fn chunk_unit(
+    at: u64,
+    h: &ChunkHead,
+    times: Option<(u64, u64)>,
+    connections: Option<Vec<i64>>,
+) -> Unit {
     Unit {
         file: 0,
         offset: at,
@@ -586,6 +597,7 @@ fn chunk_unit(at: u64, h: &ChunkHead, times: Option<(u64, u64)>) -> Unit {
         compression: h.compression,
         start_time_ns: times.map(|t| t.0),
         end_time_ns: times.map(|t| t.1),
+        connections,
         kind: UnitKind::Mcap(McapUnit::Chunk {
             record_offset: at,
             data_offset: h.data_offset,
@@ -719,6 +731,7 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64, found: &mut Found) -> Resul
                 compression: Compression::None,
                 start_time_ns: lo,
                 end_time_ns: hi,
+                connections: None,
                 kind: UnitKind::Mcap(McapUnit::Records { start: s, end: e }),
             }));
         }
@@ -858,10 +871,13 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64, found: &mut Found) -> Resul
                 for ch in s.channels {
                     found.add_channel(ch, c.at);
                 }
+                let in_chunk = s.counts.keys().map(|&ch| i64::from(ch)).collect();
                 for (ch, n) in s.counts {
                     *found.counts.entry(ch).or_default() += n;
                 }
-                found.units.push(chunk_unit(c.at, &c.head, s.times));
+                found
+                    .units
+                    .push(chunk_unit(c.at, &c.head, s.times, Some(in_chunk)));
             }
         }
     }

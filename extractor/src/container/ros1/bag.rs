@@ -81,6 +81,21 @@ pub struct ChunkInfo {
     pub start_time_ns: Option<u64>,
     /// Receive time of the latest message, as `start_time_ns`.
     pub end_time_ns: Option<u64>,
+    /// The connections with messages in it (from the chunk info, or found
+    /// by the scan), ascending; `None` when unknown.
+    pub connections: Option<Vec<u32>>,
+}
+
+/// The connections a chunk info counts messages for, ascending.
+fn connections_of(counts: &[(u32, u32)]) -> Vec<u32> {
+    let mut ids: Vec<u32> = counts
+        .iter()
+        .filter(|&&(_, n)| n > 0)
+        .map(|&(c, _)| c)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Where everything in a bag is.
@@ -592,6 +607,7 @@ fn read_index(
                 uncompressed_len: u64::from(chunk.size),
                 start_time_ns: Some(info.start_time_ns),
                 end_time_ns: Some(info.end_time_ns),
+                connections: Some(connections_of(&info.counts)),
             })
         })
         .collect();
@@ -752,6 +768,7 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
                     uncompressed_len: u64::from(chunk.size),
                     start_time_ns: None,
                     end_time_ns: None,
+                    connections: None,
                 }),
                 Err(e) => found.push(Warning::at(
                     pos,
@@ -810,12 +827,14 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
                     for (offset, conn) in s.connections {
                         connections.add(conn, offset, &mut found);
                     }
+                    let in_chunk = s.counts.keys().copied().collect();
                     for (conn, n) in s.counts {
                         *result.message_counts.entry(conn).or_default() += n;
                     }
                     result.chunks.push(ChunkInfo {
                         start_time_ns: s.start_time_ns,
                         end_time_ns: s.end_time_ns,
+                        connections: Some(in_chunk),
                         ..chunk.clone()
                     });
                 }
@@ -1043,6 +1062,7 @@ mod tests {
             uncompressed_len: len,
             start_time_ns: None,
             end_time_ns: None,
+            connections: None,
         };
         let many: Vec<ChunkInfo> = (0..100).map(|_| chunk(10)).collect();
         let groups = scan_groups(&many);

@@ -43,6 +43,10 @@ pub fn unit(chunk: &bag::ChunkInfo) -> Unit {
         compression: chunk.compression,
         start_time_ns: chunk.start_time_ns,
         end_time_ns: chunk.end_time_ns,
+        connections: chunk
+            .connections
+            .as_ref()
+            .map(|ids| ids.iter().map(|&c| i64::from(c)).collect()),
         kind: UnitKind::Ros1(chunk.clone()),
     }
 }

@@ -1,0 +1,331 @@
+//! A camera message made into an image a browser shows: a raw
+//! `sensor_msgs/Image` in the common encodings, or a `CompressedImage`
+//! holding a JPEG or PNG, scaled down to at most [`MAX_WIDTH`] pixels wide
+//! and encoded as JPEG. Anything else is an error saying what it is, which
+//! the report prints in place of the frame.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{DynamicImage, GrayImage, ImageReader, RgbImage, RgbaImage};
+
+use crate::export::report::Frame;
+
+/// Widest frame kept in a report, in pixels: enough to see a box, small
+/// enough that a report of a hundred scenes stays a few megabytes.
+pub const MAX_WIDTH: u32 = 960;
+/// JPEG quality of the frames.
+const QUALITY: u8 = 80;
+/// Largest raw image accepted, in pixels (a 16k x 16k frame).
+const MAX_PIXELS: u64 = 1 << 28;
+
+/// A `sensor_msgs/Image`'s fields.
+#[derive(Debug, Clone, Copy)]
+pub struct RawImage<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub encoding: &'a str,
+    pub big_endian: bool,
+    /// Bytes per row.
+    pub step: u32,
+    pub data: &'a [u8],
+}
+
+/// The encodings [`from_raw`] draws.
+pub const RAW_ENCODINGS: &[&str] = &[
+    "rgb8",
+    "rgba8",
+    "bgr8",
+    "bgra8",
+    "mono8",
+    "8UC1",
+    "8UC3",
+    "8UC4",
+    "mono16",
+    "16UC1",
+    "yuv422",
+    "uyvy",
+    "yuv422_yuy2",
+    "yuyv",
+    "bayer_rggb8",
+    "bayer_bggr8",
+    "bayer_gbrg8",
+    "bayer_grbg8",
+];
+
+/// A raw image as a frame, or why it cannot be drawn.
+pub fn from_raw(img: &RawImage<'_>, time_ns: i64) -> Result<Frame, String> {
+    let (w, h) = (img.width, img.height);
+    if w == 0 || h == 0 {
+        return Err(format!("the image is {w}x{h}"));
+    }
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(format!("the image is {w}x{h}, too large to draw"));
+    }
+    let bpp: u32 = match img.encoding {
+        "rgb8" | "bgr8" | "8UC3" => 3,
+        "rgba8" | "bgra8" | "8UC4" => 4,
+        "mono8" | "8UC1" | "bayer_rggb8" | "bayer_bggr8" | "bayer_gbrg8" | "bayer_grbg8" => 1,
+        "mono16" | "16UC1" | "yuv422" | "uyvy" | "yuv422_yuy2" | "yuyv" => 2,
+        other => {
+            return Err(format!(
+                "encoding {other:?} is not drawn (drawn: {})",
+                RAW_ENCODINGS.join(", ")
+            ));
+        }
+    };
+    let row = w as usize * bpp as usize;
+    let step = img.step as usize;
+    if step < row {
+        return Err(format!(
+            "step {step} is shorter than a row of {w} {} pixels",
+            img.encoding
+        ));
+    }
+    let need = step * (h as usize - 1) + row;
+    if img.data.len() < need {
+        return Err(format!(
+            "{} bytes of data, a {w}x{h} {} image needs {need}",
+            img.data.len(),
+            img.encoding
+        ));
+    }
+    let rows = |y: u32| &img.data[y as usize * step..y as usize * step + row];
+    let image = match img.encoding {
+        "rgb8" => DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+            let p = &rows(y)[x as usize * 3..];
+            image::Rgb([p[0], p[1], p[2]])
+        })),
+        "bgr8" | "8UC3" => DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+            let p = &rows(y)[x as usize * 3..];
+            image::Rgb([p[2], p[1], p[0]])
+        })),
+        "rgba8" => DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| {
+            let p = &rows(y)[x as usize * 4..];
+            image::Rgba([p[0], p[1], p[2], p[3]])
+        })),
+        "bgra8" | "8UC4" => DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| {
+            let p = &rows(y)[x as usize * 4..];
+            image::Rgba([p[2], p[1], p[0], p[3]])
+        })),
+        "mono8" | "8UC1" => DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([rows(y)[x as usize]])
+        })),
+        "mono16" | "16UC1" => {
+            // Depth and 16-bit mono images rarely use the full range:
+            // stretch what is there to 8 bits.
+            let value = |x: u32, y: u32| {
+                let p = &rows(y)[x as usize * 2..];
+                if img.big_endian {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            };
+            let max = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .map(|(x, y)| value(x, y))
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
+                image::Luma([(u32::from(value(x, y)) * 255 / u32::from(max)) as u8])
+            }))
+        }
+        "yuv422" | "uyvy" | "yuv422_yuy2" | "yuyv" => {
+            // Two pixels per four bytes: U Y0 V Y1 (uyvy) or Y0 U Y1 V (yuyv).
+            let uyvy = matches!(img.encoding, "yuv422" | "uyvy");
+            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+                let pair = &rows(y)[(x as usize / 2) * 4..];
+                let (luma, u, v) = if uyvy {
+                    (if x % 2 == 0 { pair[1] } else { pair[3] }, pair[0], pair[2])
+                } else {
+                    (if x % 2 == 0 { pair[0] } else { pair[2] }, pair[1], pair[3])
+                };
+                image::Rgb(yuv_to_rgb(luma, u, v))
+            }))
+        }
+        bayer => {
+            // Each 2x2 cell becomes one pixel (half the size): enough for a
+            // thumbnail, and no demosaicing artefacts to explain.
+            let pattern = &bayer["bayer_".len()..bayer.len() - 1];
+            let (cw, ch) = ((w / 2).max(1), (h / 2).max(1));
+            if w < 2 || h < 2 {
+                return Err(format!("a {w}x{h} Bayer image has no 2x2 cell"));
+            }
+            DynamicImage::ImageRgb8(RgbImage::from_fn(cw, ch, |cx, cy| {
+                let at = |dx: u32, dy: u32| rows(cy * 2 + dy)[(cx * 2 + dx) as usize];
+                let cell = [at(0, 0), at(1, 0), at(0, 1), at(1, 1)];
+                let mut rgb = [0u16; 3];
+                for (i, c) in pattern.bytes().enumerate() {
+                    let channel = match c {
+                        b'r' => 0,
+                        b'g' => 1,
+                        _ => 2,
+                    };
+                    rgb[channel] += u16::from(cell[i]);
+                }
+                image::Rgb([rgb[0] as u8, (rgb[1] / 2) as u8, rgb[2] as u8])
+            }))
+        }
+    };
+    encode(image, w, h, time_ns)
+}
+
+fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let (y, u, v) = (f32::from(y), f32::from(u) - 128.0, f32::from(v) - 128.0);
+    let clamp = |x: f32| x.round().clamp(0.0, 255.0) as u8;
+    [
+        clamp(y + 1.402 * v),
+        clamp(y - 0.344_136 * u - 0.714_136 * v),
+        clamp(y + 1.772 * u),
+    ]
+}
+
+/// A `CompressedImage`'s data as a frame: JPEG and PNG are told by their
+/// bytes (the `format` string varies between drivers).
+pub fn from_compressed(format: &str, data: &[u8], time_ns: i64) -> Result<Frame, String> {
+    let kind = if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        image::ImageFormat::Jpeg
+    } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        image::ImageFormat::Png
+    } else {
+        return Err(format!(
+            "compressed format {format:?} is neither JPEG nor PNG data"
+        ));
+    };
+    let mut reader = ImageReader::new(Cursor::new(data));
+    reader.set_format(kind);
+    let image = reader
+        .decode()
+        .map_err(|e| format!("the {format:?} image does not decode: {e}"))?;
+    let (w, h) = (image.width(), image.height());
+    encode(image, w, h, time_ns)
+}
+
+/// Scales to at most [`MAX_WIDTH`] wide and encodes as JPEG; `width` and
+/// `height` are the original image's (the coordinates boxes are in).
+fn encode(image: DynamicImage, width: u32, height: u32, time_ns: i64) -> Result<Frame, String> {
+    let image = if image.width() > MAX_WIDTH {
+        let h =
+            (u64::from(image.height()) * u64::from(MAX_WIDTH) / u64::from(image.width())).max(1);
+        image.resize_exact(MAX_WIDTH, h as u32, FilterType::Triangle)
+    } else {
+        image
+    };
+    let rgb = image.to_rgb8();
+    let mut data = Vec::new();
+    JpegEncoder::new_with_quality(&mut data, QUALITY)
+        .encode_image(&rgb)
+        .map_err(|e| format!("encoding the frame as JPEG: {e}"))?;
+    Ok(Frame {
+        mime: "image/jpeg",
+        data,
+        width,
+        height,
+        time_ns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(frame: &Frame) -> image::RgbImage {
+        image::load_from_memory(&frame.data).unwrap().to_rgb8()
+    }
+
+    fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 24)
+    }
+
+    fn raw<'a>(encoding: &'a str, w: u32, h: u32, step: u32, data: &'a [u8]) -> RawImage<'a> {
+        RawImage {
+            width: w,
+            height: h,
+            encoding,
+            big_endian: false,
+            step,
+            data,
+        }
+    }
+
+    #[test]
+    fn colour_encodings_keep_their_colours() {
+        // 16x16 of one colour, so JPEG keeps it.
+        let red_rgb: Vec<u8> = [200u8, 30, 40].repeat(256);
+        let red_bgr: Vec<u8> = [40u8, 30, 200].repeat(256);
+        let red_bgra: Vec<u8> = [40u8, 30, 200, 255].repeat(256);
+        for (enc, data, bpp) in [
+            ("rgb8", &red_rgb, 3),
+            ("bgr8", &red_bgr, 3),
+            ("8UC3", &red_bgr, 3),
+            ("bgra8", &red_bgra, 4),
+        ] {
+            let f = from_raw(&raw(enc, 16, 16, 16 * bpp, data), 5).unwrap();
+            assert_eq!((f.width, f.height, f.time_ns), (16, 16, 5));
+            let px = decode(&f).get_pixel(8, 8).0;
+            assert!(close(px, [200, 30, 40]), "{enc}: {px:?}");
+        }
+    }
+
+    #[test]
+    fn rows_are_read_by_step_not_by_width() {
+        // 2 pixels wide, rows padded to 8 bytes; the padding is garbage.
+        let mut data = Vec::new();
+        for _ in 0..2 {
+            data.extend_from_slice(&[0, 0, 0, 255, 255, 255, 9, 9]);
+        }
+        let f = from_raw(&raw("rgb8", 2, 2, 8, &data), 0).unwrap();
+        assert_eq!((f.width, f.height), (2, 2));
+    }
+
+    #[test]
+    fn mono16_is_stretched_and_yuv_converted() {
+        let data: Vec<u8> = (0..64u16).flat_map(|v| (v * 10).to_le_bytes()).collect();
+        let f = from_raw(&raw("16UC1", 8, 8, 16, &data), 0).unwrap();
+        let img = decode(&f);
+        assert!(
+            img.get_pixel(7, 7).0[0] > 200,
+            "the largest value is near white"
+        );
+        // Grey in UYVY: U = V = 128.
+        let grey: Vec<u8> = [128u8, 100, 128, 100].repeat(32);
+        let f = from_raw(&raw("uyvy", 8, 8, 16, &grey), 0).unwrap();
+        assert!(close(decode(&f).get_pixel(4, 4).0, [100, 100, 100]));
+    }
+
+    #[test]
+    fn wide_frames_are_scaled_and_keep_their_size_for_the_boxes() {
+        let data = vec![128u8; 1920 * 1080];
+        let f = from_raw(&raw("mono8", 1920, 1080, 1920, &data), 0).unwrap();
+        assert_eq!((f.width, f.height), (1920, 1080));
+        let img = decode(&f);
+        assert_eq!((img.width(), img.height()), (MAX_WIDTH, 540));
+    }
+
+    #[test]
+    fn what_cannot_be_drawn_says_why() {
+        let e = from_raw(&raw("32FC1", 2, 2, 8, &[0; 16]), 0).unwrap_err();
+        assert!(e.contains("32FC1"), "{e}");
+        let e = from_raw(&raw("rgb8", 4, 4, 12, &[0; 20]), 0).unwrap_err();
+        assert!(e.contains("needs 48"), "{e}");
+        let e = from_raw(&raw("rgb8", 4, 4, 2, &[0; 48]), 0).unwrap_err();
+        assert!(e.contains("step"), "{e}");
+        let e = from_compressed("16UC1; compressedDepth", &[0, 0, 0, 0, 1], 0).unwrap_err();
+        assert!(e.contains("neither JPEG nor PNG"), "{e}");
+    }
+
+    #[test]
+    fn compressed_jpeg_and_png_decode() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(20, 10, image::Rgb([10, 200, 10])));
+        for format in [image::ImageFormat::Png, image::ImageFormat::Jpeg] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+            let f = from_compressed("jpeg", &bytes, 3).unwrap();
+            assert_eq!((f.width, f.height), (20, 10));
+            assert!(close(decode(&f).get_pixel(10, 5).0, [10, 200, 10]));
+        }
+    }
+}

@@ -1,0 +1,907 @@
+//! Scene exports and the bag report, per bag (`CONTRACT.md`, "Scene
+//! exports and the bag report"): what an engineer opens to see a scene (an
+//! MCAP clip), what scenario tooling indexes (an OpenLABEL label, an
+//! OpenSCENARIO skeleton) and the page a person reads about a bag.
+//!
+//! This module gathers what those need and writes them; the formats are
+//! the `scenes` crate's ([`scenes::export`]). Clips are cut from the open
+//! bag by its index: only the units (chunks) that meet a scene's window
+//! are read, and, for each latched connection, the units that can hold its
+//! latest message before the window (the index says which connections a
+//! unit holds). The report's timelines and the GPS track are read from the
+//! lake, one column at a time.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch};
+use extractor::container::{
+    Bag, Connection, ENCODING_ROS1, SCHEMA_ROS1MSG, SCHEMA_ROS2IDL, SCHEMA_ROS2MSG, UnitContents,
+};
+use extractor::decode::MessageDecoder;
+use extractor::definition::builtin::Definitions;
+use extractor::definition::resolve::resolve;
+use rayon::prelude::*;
+use scenes::export::clip::{ClipChannel, ClipStats, ClipWriter, PROFILE_ROS1, PROFILE_ROS2};
+use scenes::export::report::{Frame, GpsTrack, SceneCard, TopicStats};
+use scenes::export::{frame, label, xosc};
+
+use crate::catalog::BagRecord;
+use crate::config::{ExportConfig, ScenesConfig};
+use crate::failure::Failure;
+use crate::lake::{Lake, encode_path};
+use crate::stages::{ExtractedTable, Found, SceneRecord, Synced};
+use crate::writer::for_each_batch_of;
+
+/// Directory of the scene exports under the output root.
+pub const EXPORTS_DIR: &str = "exports";
+/// Directory of the bag reports.
+pub const REPORTS_DIR: &str = "reports";
+/// The index of every bag's report.
+pub const INDEX_PATH: &str = "reports/index.html";
+/// How far before a scene's start its camera frame is looked for.
+const FRAME_LOOKBACK_NS: u64 = 5_000_000_000;
+/// Units read (and decompressed) side by side while cutting clips.
+const UNITS_AT_ONCE: usize = 8;
+/// Gaps kept per topic for the report's timeline (the longest).
+const MAX_GAPS: usize = 200;
+
+/// What wrote the exports, as their headers say.
+pub fn generator() -> String {
+    format!("bagpipe {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `exports/<bag_file>/<scene_id><ext>`.
+pub fn export_path(bag_file: &str, scene_id: &str, ext: &str) -> String {
+    format!("{EXPORTS_DIR}/{bag_file}/{scene_id}{ext}")
+}
+
+/// `reports/<bag_file>.html`.
+pub fn report_path(bag_file: &str) -> String {
+    format!("{REPORTS_DIR}/{bag_file}.html")
+}
+
+/// Extensions of a scene's exports.
+pub const CLIP_EXT: &str = ".mcap";
+pub const LABEL_EXT: &str = ".openlabel.json";
+pub const SCENARIO_EXT: &str = ".xosc";
+
+/// What the exports stage needs of a bag.
+pub struct ExportInput<'a> {
+    pub lake: &'a Arc<dyn Lake>,
+    pub bag: &'a Bag,
+    pub definitions: &'a Definitions,
+    pub bag_file: &'a str,
+    pub tables: &'a [ExtractedTable],
+    pub synced: &'a Synced,
+    pub scenes: &'a ScenesConfig,
+    pub interval_ms: u64,
+    pub cfg: &'a ExportConfig,
+}
+
+/// What the exports stage gives the report.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub cards: Vec<SceneCard>,
+    pub gps: Option<GpsTrack>,
+    pub camera_topic: Option<String>,
+    /// Bytes of clips written.
+    pub clip_bytes: u64,
+    /// Files written under `exports/<bag_file>/`.
+    pub files: usize,
+}
+
+/// Writes the scenes' clips, labels and scenario skeletons, sets the
+/// records' URLs, removes what an earlier run wrote for scenes no longer
+/// found, and gathers the scene cards for the report.
+pub fn export_scenes(
+    input: &ExportInput<'_>,
+    found: &mut Found,
+    warnings: &mut Vec<String>,
+) -> Result<Exported, Failure> {
+    let lake = input.lake.as_ref();
+    let cfg = input.cfg;
+    let mut out = Exported::default();
+    let mut written: Vec<String> = Vec::new();
+    let gps_table = input
+        .tables
+        .iter()
+        .find(|t| is_type(&t.datatype, "NavSatFix"));
+    let fixes = match gps_table {
+        Some(t) if cfg.report || cfg.openscenario => read_gps(input.lake, t)?,
+        _ => Vec::new(),
+    };
+    let pad = cfg.clip_pad_ms.saturating_mul(1_000_000);
+    let window = |r: &SceneRecord| {
+        let start = u64::try_from(r.start_time_ns).unwrap_or(0);
+        let end = u64::try_from(r.end_time_ns).unwrap_or(0);
+        (start.saturating_sub(pad), end.saturating_add(pad))
+    };
+
+    if cfg.clips && !found.records.is_empty() {
+        let channels = clip_channels(input.bag, input.definitions, &cfg.clip_topics, warnings);
+        let windows: Vec<ClipWindow> = found
+            .records
+            .iter()
+            .map(|r| {
+                let (lo, hi) = window(r);
+                ClipWindow {
+                    path: export_path(input.bag_file, &r.scene_id, CLIP_EXT),
+                    lo,
+                    hi,
+                    metadata: BTreeMap::from([
+                        ("scene_id".to_string(), r.scene_id.clone()),
+                        (
+                            "scene_type".to_string(),
+                            crate::stages::PERSON_IN_LANE.to_string(),
+                        ),
+                        ("start_time_ns".to_string(), r.start_time_ns.to_string()),
+                        ("end_time_ns".to_string(), r.end_time_ns.to_string()),
+                        (
+                            "num_people_in_scene_start".to_string(),
+                            r.num_people_in_scene_start.to_string(),
+                        ),
+                        (
+                            "max_people_in_lane".to_string(),
+                            r.max_people_in_lane.to_string(),
+                        ),
+                    ]),
+                }
+            })
+            .collect();
+        let stats = cut_clips(lake, input.bag, &channels, &windows)?;
+        for ((record, w), s) in found.records.iter_mut().zip(&windows).zip(stats) {
+            record.clip_url = Some(lake.url(&w.path));
+            out.clip_bytes += s.bytes;
+            written.push(w.path.clone());
+        }
+    }
+
+    if cfg.labels
+        && let Some(detections) = &found.detections
+    {
+        for record in &mut found.records {
+            let ticks = label::scene_ticks(detections, record.start_time_ns, record.end_time_ns);
+            let speed = input
+                .synced
+                .batch
+                .as_ref()
+                .and_then(|s| label::speed_range(s, record.start_time_ns, record.end_time_ns));
+            let doc = label::label(&label::LabelInput {
+                scene_id: record.scene_id.clone(),
+                clip_file: record
+                    .clip_url
+                    .as_ref()
+                    .map(|_| format!("{}{CLIP_EXT}", record.scene_id)),
+                detections_topic: input.scenes.detections.topic.clone(),
+                ticks,
+                speed_range: speed.as_ref().map(|(r, _)| *r),
+                speed_source: speed.map(|(_, s)| s),
+                generator: generator(),
+            });
+            let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
+            put(lake, &path, doc.as_bytes())?;
+            record.label_url = Some(lake.url(&path));
+            written.push(path);
+        }
+    }
+
+    let mut scenarios: HashMap<String, String> = HashMap::new();
+    if cfg.openscenario && !found.records.is_empty() {
+        let mut without = 0;
+        for record in &found.records {
+            let (lo, hi) = window(record);
+            let window: Vec<(i64, f64, f64, f64)> = fixes
+                .iter()
+                .filter(|f| (lo as i64..hi as i64).contains(&f.0))
+                .copied()
+                .collect();
+            let text = xosc::scenario(&xosc::ScenarioInput {
+                scene_id: record.scene_id.clone(),
+                clip_start_ns: lo as i64,
+                clip_end_ns: hi as i64,
+                scene_start_ns: record.start_time_ns,
+                scene_end_ns: record.end_time_ns,
+                gps_topic: gps_table.map(|t| t.topic.clone()).unwrap_or_default(),
+                fixes: window,
+            });
+            match text {
+                Some(text) => {
+                    let path = export_path(input.bag_file, &record.scene_id, SCENARIO_EXT);
+                    put(lake, &path, text.as_bytes())?;
+                    scenarios.insert(record.scene_id.clone(), path.clone());
+                    written.push(path);
+                }
+                None => without += 1,
+            }
+        }
+        if without > 0 {
+            warnings.push(match gps_table {
+                None => format!(
+                    "no scenario skeleton for {without} scene(s): the bag has no sensor_msgs/NavSatFix topic extracted"
+                ),
+                Some(t) => format!(
+                    "no scenario skeleton for {without} scene(s): fewer than two fixes of {} in the scene's window",
+                    t.topic
+                ),
+            });
+        }
+    }
+
+    // What only the report needs: the camera frame and the lanes and
+    // boxes at each scene's start.
+    if cfg.report {
+        let camera = input
+            .tables
+            .iter()
+            .filter(|t| t.first_type)
+            .find(|t| is_type(&t.datatype, "Image") || is_type(&t.datatype, "CompressedImage"));
+        out.camera_topic = camera.map(|t| t.topic.clone());
+        let reader = match (&input.synced.batch, &found.columns) {
+            (Some(sync), Some((det, lanes))) => {
+                scenes::detect::TickReader::new(sync, det, lanes, input.scenes).ok()
+            }
+            _ => None,
+        };
+        let rows: HashMap<i64, usize> = reader
+            .as_ref()
+            .map(|r| (0..r.len()).map(|i| (r.time_ns(i), i)).collect())
+            .unwrap_or_default();
+        for record in &found.records {
+            let (frame, frame_note) = match camera {
+                None => (None, Some("no camera topic: the bag has no sensor_msgs Image or CompressedImage topic extracted".to_string())),
+                Some(t) => match grab_frame(input.bag, t, record.start_time_ns) {
+                    Some(Ok(f)) => (Some(f), None),
+                    Some(Err(e)) => (None, Some(format!("{}: {e}", t.topic))),
+                    None => (
+                        None,
+                        Some(format!(
+                            "no message of {} within {} s before or after the scene's start",
+                            t.topic,
+                            FRAME_LOOKBACK_NS / 1_000_000_000
+                        )),
+                    ),
+                },
+            };
+            let link = |ext: &str| {
+                format!(
+                    "../{EXPORTS_DIR}/{}/{}",
+                    encode_path(input.bag_file),
+                    encode_path(&format!("{}{ext}", record.scene_id))
+                )
+            };
+            out.cards.push(SceneCard {
+                scene_id: record.scene_id.clone(),
+                start_time_ns: record.start_time_ns,
+                end_time_ns: record.end_time_ns,
+                num_people_in_scene_start: record.num_people_in_scene_start,
+                max_people_in_lane: record.max_people_in_lane,
+                clip: record.clip_url.as_ref().map(|_| link(CLIP_EXT)),
+                label: record.label_url.as_ref().map(|_| link(LABEL_EXT)),
+                scenario: scenarios.get(&record.scene_id).map(|_| link(SCENARIO_EXT)),
+                frame,
+                frame_note,
+                tick: reader
+                    .as_ref()
+                    .and_then(|r| rows.get(&record.start_time_ns).and_then(|&row| r.tick(row))),
+            });
+        }
+    }
+    out.gps = gps_table.filter(|_| !fixes.is_empty()).map(|t| GpsTrack {
+        topic: t.topic.clone(),
+        fixes: fixes.iter().map(|&(t, la, lo, _)| (t, la, lo)).collect(),
+    });
+    out.files = written.len();
+    remove_stale_exports(lake, input.bag_file, &written)?;
+    Ok(out)
+}
+
+/// Removes every file under `exports/<bag_file>/` but `keep`.
+pub fn remove_stale_exports(
+    lake: &dyn Lake,
+    bag_file: &str,
+    keep: &[String],
+) -> Result<(), Failure> {
+    let dir = format!("{EXPORTS_DIR}/{bag_file}");
+    let keep: HashSet<&str> = keep.iter().map(String::as_str).collect();
+    let names = lake
+        .list_children(&dir)
+        .map_err(|e| Failure::io(format_args!("listing {}", lake.url(&dir)), &e))?;
+    for name in names {
+        let path = format!("{dir}/{name}");
+        if !keep.contains(path.as_str()) {
+            lake.delete(&path)
+                .map_err(|e| Failure::io(format_args!("removing {}", lake.url(&path)), &e))?;
+        }
+    }
+    Ok(())
+}
+
+fn put(lake: &dyn Lake, path: &str, bytes: &[u8]) -> Result<(), Failure> {
+    lake.put(path, bytes)
+        .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
+}
+
+/// Whether `datatype` is `sensor_msgs/<name>` (ROS1) or
+/// `sensor_msgs/msg/<name>` (ROS 2).
+fn is_type(datatype: &str, name: &str) -> bool {
+    datatype == format!("sensor_msgs/{name}") || datatype == format!("sensor_msgs/msg/{name}")
+}
+
+/// One clip to cut: where it goes and its window `[lo, hi)`.
+struct ClipWindow {
+    path: String,
+    lo: u64,
+    hi: u64,
+    metadata: BTreeMap<String, String>,
+}
+
+/// A connection that goes into clips.
+struct Selected {
+    channel: ClipChannel,
+    latched: bool,
+}
+
+/// The connections clips hold (every topic, or `topics`), each as an MCAP
+/// channel; a connection whose definition is unusable (or, for ROS1,
+/// empty, which viewers refuse) is left out with a warning.
+fn clip_channels(
+    bag: &Bag,
+    definitions: &Definitions,
+    topics: &[String],
+    warnings: &mut Vec<String>,
+) -> BTreeMap<u32, Selected> {
+    let mut out = BTreeMap::new();
+    for conn in &bag.layout.connections {
+        if !topics.is_empty() && !topics.contains(&conn.topic) {
+            continue;
+        }
+        match channel_of(conn, definitions) {
+            Ok(channel) => {
+                out.insert(
+                    conn.id,
+                    Selected {
+                        channel,
+                        latched: conn.latched(),
+                    },
+                );
+            }
+            Err(reason) => warnings.push(format!(
+                "clips leave out topic {} (connection {}, {}): {reason}",
+                conn.topic, conn.id, conn.datatype
+            )),
+        }
+    }
+    out
+}
+
+/// A connection as an MCAP channel of a clip.
+fn channel_of(conn: &Connection, definitions: &Definitions) -> Result<ClipChannel, String> {
+    let resolution = resolve(conn, definitions);
+    let resolved = resolution.outcome?;
+    let ros1 = conn.encoding == ENCODING_ROS1;
+    if ros1 {
+        if conn.definition.trim().is_empty() && conn.datatype != "std_msgs/Empty" {
+            return Err(
+                "its connection carries no message definition, and viewers refuse an empty ros1msg schema"
+                    .to_string(),
+            );
+        }
+        let mut metadata = BTreeMap::new();
+        if let Some(md5) = conn.md5sum.as_ref().filter(|m| !m.is_empty()) {
+            metadata.insert("md5sum".to_string(), md5.clone());
+        }
+        if let Some(caller) = &conn.callerid {
+            metadata.insert("callerid".to_string(), caller.clone());
+        }
+        metadata.insert("latching".to_string(), conn.latching.to_string());
+        return Ok(ClipChannel {
+            topic: conn.topic.clone(),
+            schema_name: conn.datatype.clone(),
+            schema_encoding: SCHEMA_ROS1MSG.to_string(),
+            schema: conn.definition.clone(),
+            message_encoding: ENCODING_ROS1.to_string(),
+            metadata,
+        });
+    }
+    // ROS 2: the bag's own text when it has one, else the definition it
+    // was decoded with (msg_paths, built-in), in the .msg dialect.
+    let embedded = !conn.definition.trim().is_empty()
+        && [SCHEMA_ROS2MSG, SCHEMA_ROS2IDL].contains(&conn.schema_encoding.as_str());
+    let (schema_encoding, schema) = if embedded {
+        (conn.schema_encoding.clone(), conn.definition.clone())
+    } else {
+        (
+            SCHEMA_ROS2MSG.to_string(),
+            extractor::definition::render(&resolved.msg),
+        )
+    };
+    let mut metadata = BTreeMap::new();
+    if let Some(qos) = &conn.qos {
+        metadata.insert("offered_qos_profiles".to_string(), qos.clone());
+    }
+    if let Some(hash) = &conn.type_hash {
+        metadata.insert("topic_type_hash".to_string(), hash.clone());
+    }
+    Ok(ClipChannel {
+        topic: conn.topic.clone(),
+        schema_name: resolution.datatype,
+        schema_encoding,
+        schema,
+        message_encoding: conn.encoding.clone(),
+        metadata,
+    })
+}
+
+/// Whether a unit may hold messages in `[lo, hi)`.
+fn meets(unit: &extractor::container::Unit, lo: u64, hi: u64) -> bool {
+    match (unit.start_time_ns, unit.end_time_ns) {
+        (Some(a), Some(b)) => a < hi && b >= lo,
+        _ => true,
+    }
+}
+
+/// Cuts every clip in one pass over the units that meet any window: each
+/// unit is read once, its messages go to every open clip whose window
+/// holds them; a clip is open from the first unit meeting its window to
+/// the last, so only overlapping clips are written at once.
+fn cut_clips(
+    lake: &dyn Lake,
+    bag: &Bag,
+    channels: &BTreeMap<u32, Selected>,
+    windows: &[ClipWindow],
+) -> Result<Vec<ClipStats>, Failure> {
+    let units = &bag.layout.units;
+    let wanted = |u: &extractor::container::Unit| {
+        u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c))
+    };
+    let selected: Vec<usize> = (0..units.len())
+        .filter(|&i| wanted(&units[i]) && windows.iter().any(|w| meets(&units[i], w.lo, w.hi)))
+        .collect();
+    // Per window, the first and last position in `selected` meeting it.
+    let spans: Vec<Option<(usize, usize)>> = windows
+        .iter()
+        .map(|w| {
+            let hits: Vec<usize> = (0..selected.len())
+                .filter(|&k| meets(&units[selected[k]], w.lo, w.hi))
+                .collect();
+            Some((*hits.first()?, *hits.last()?))
+        })
+        .collect();
+    let latched: Vec<u32> = channels
+        .iter()
+        .filter(|(_, s)| s.latched)
+        .map(|(&c, _)| c)
+        .collect();
+    let mut cache = LatchedCache::default();
+    let profile = if bag
+        .layout
+        .connections
+        .iter()
+        .all(|c| c.encoding == ENCODING_ROS1)
+    {
+        PROFILE_ROS1
+    } else {
+        PROFILE_ROS2
+    };
+
+    let mut open: BTreeMap<usize, ClipWriter<Box<dyn crate::lake::LakeFile>>> = BTreeMap::new();
+    let mut stats: Vec<Option<ClipStats>> = vec![None; windows.len()];
+    let start_clip = |i: usize,
+                      cache: &mut LatchedCache|
+     -> Result<ClipWriter<Box<dyn crate::lake::LakeFile>>, Failure> {
+        let w = &windows[i];
+        let fail =
+            |e: std::io::Error| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e);
+        let file = lake.create(&w.path).map_err(fail)?;
+        let mut clip = ClipWriter::new(file, profile, &generator()).map_err(fail)?;
+        for (&id, s) in channels {
+            clip.add_channel(id, &s.channel).map_err(fail)?;
+        }
+        for &conn in &latched {
+            if let Some((time, bytes)) = cache.latest_before(bag, conn, w.lo) {
+                clip.write(conn, time, &bytes).map_err(fail)?;
+            }
+        }
+        clip.write_metadata("bagpipe.scene", w.metadata.clone())
+            .map_err(fail)?;
+        Ok(clip)
+    };
+    let end_clip = |i: usize,
+                    clip: ClipWriter<Box<dyn crate::lake::LakeFile>>|
+     -> Result<ClipStats, Failure> {
+        let w = &windows[i];
+        let fail =
+            |e: std::io::Error| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e);
+        let (file, s) = clip.finish().map_err(fail)?;
+        file.commit().map_err(fail)?;
+        Ok(s)
+    };
+
+    for (batch_no, batch) in selected.chunks(UNITS_AT_ONCE).enumerate() {
+        let batch_units: Vec<_> = batch.iter().map(|&i| units[i].clone()).collect();
+        bag.prefetch(&batch_units);
+        let contents: Vec<Option<UnitContents>> = batch
+            .par_iter()
+            .map(|&i| bag.read_unit(&units[i]).ok())
+            .collect();
+        for (j, unit) in contents.into_iter().enumerate() {
+            let k = batch_no * UNITS_AT_ONCE + j;
+            for (i, span) in spans.iter().enumerate() {
+                if span.is_some_and(|(first, _)| first == k) {
+                    let clip = start_clip(i, &mut cache)?;
+                    open.insert(i, clip);
+                }
+            }
+            if let Some(unit) = unit {
+                for m in &unit.messages {
+                    if !channels.contains_key(&m.conn) {
+                        continue;
+                    }
+                    for (&i, clip) in open.iter_mut() {
+                        let w = &windows[i];
+                        if (w.lo..w.hi).contains(&m.time_ns) {
+                            clip.write(m.conn, m.time_ns, &unit.data[m.range.clone()])
+                                .map_err(|e| {
+                                    Failure::io(format_args!("writing {}", lake.url(&w.path)), &e)
+                                })?;
+                        }
+                    }
+                }
+            }
+            for (i, span) in spans.iter().enumerate() {
+                if span.is_some_and(|(_, last)| last == k)
+                    && let Some(clip) = open.remove(&i)
+                {
+                    stats[i] = Some(end_clip(i, clip)?);
+                }
+            }
+        }
+    }
+    // Windows no unit meets (every message of the clip's topics is
+    // elsewhere) still get their clip: the latched messages, if any.
+    for (i, s) in stats.iter_mut().enumerate() {
+        if s.is_none() {
+            let clip = start_clip(i, &mut cache)?;
+            *s = Some(end_clip(i, clip)?);
+        }
+    }
+    Ok(stats.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// The messages of latched connections in the units read to find them,
+/// kept so several clips looking back to the same units read them once.
+#[derive(Default)]
+struct LatchedCache {
+    /// (unit index, connection) to that connection's messages in the unit.
+    units: HashMap<(usize, u32), Vec<TimedBytes>>,
+}
+
+/// A message's log time and bytes.
+type TimedBytes = (u64, Vec<u8>);
+
+impl LatchedCache {
+    /// The latest message of `conn` before `lo` (among equal times the
+    /// last in bag order), reading only units that can hold it, latest
+    /// first, until none left can hold a later one.
+    fn latest_before(&mut self, bag: &Bag, conn: u32, lo: u64) -> Option<(u64, Vec<u8>)> {
+        let units = &bag.layout.units;
+        let mut candidates: Vec<usize> = (0..units.len())
+            .filter(|&i| {
+                let u = &units[i];
+                u.may_hold(conn) && u.start_time_ns.is_none_or(|s| s < lo)
+            })
+            .collect();
+        // Latest end first; units of unknown time first of all.
+        candidates.sort_by_key(|&i| Reverse((units[i].end_time_ns.unwrap_or(u64::MAX), i)));
+        let mut best: Option<(u64, usize, Vec<u8>)> = None;
+        for i in candidates {
+            if let (Some((t, _, _)), Some(end)) = (&best, units[i].end_time_ns)
+                && end < *t
+            {
+                break;
+            }
+            let messages = self.units.entry((i, conn)).or_insert_with(|| {
+                bag.read_unit(&units[i])
+                    .map(|c| {
+                        c.messages
+                            .iter()
+                            .filter(|m| m.conn == conn)
+                            .map(|m| (m.time_ns, c.data[m.range.clone()].to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            // The last of the latest time in this unit.
+            if let Some((t, bytes)) = messages
+                .iter()
+                .filter(|(t, _)| *t < lo)
+                .max_by_key(|(t, _)| *t)
+                .and_then(|(t, _)| messages.iter().rev().find(|(u, _)| u == t))
+            {
+                let better = match &best {
+                    None => true,
+                    Some((bt, bi, _)) => (*t, i) > (*bt, *bi),
+                };
+                if better {
+                    best = Some((*t, i, bytes.clone()));
+                }
+            }
+        }
+        best.map(|(t, _, b)| (t, b))
+    }
+}
+
+/// The camera frame of a scene: the latest message of the camera table's
+/// connections at or before `start` (within [`FRAME_LOOKBACK_NS`]), else
+/// the first after it (as far). `None`: no message there.
+fn grab_frame(bag: &Bag, camera: &ExtractedTable, start: i64) -> Option<Result<Frame, String>> {
+    let start = u64::try_from(start).ok()?;
+    let units = &bag.layout.units;
+    let holds = |u: &extractor::container::Unit| camera.conns.iter().any(|&c| u.may_hold(c));
+    let mut best: Option<(u64, Vec<u8>)> = None;
+    for u in units
+        .iter()
+        .filter(|u| holds(u) && meets(u, start.saturating_sub(FRAME_LOOKBACK_NS), start + 1))
+    {
+        let Ok(c) = bag.read_unit(u) else { continue };
+        for m in &c.messages {
+            if camera.conns.contains(&m.conn)
+                && m.time_ns <= start
+                && m.time_ns + FRAME_LOOKBACK_NS >= start
+                && best.as_ref().is_none_or(|(t, _)| m.time_ns >= *t)
+            {
+                best = Some((m.time_ns, c.data[m.range.clone()].to_vec()));
+            }
+        }
+    }
+    if best.is_none() {
+        'after: for u in units
+            .iter()
+            .filter(|u| holds(u) && meets(u, start + 1, start + FRAME_LOOKBACK_NS))
+        {
+            let Ok(c) = bag.read_unit(u) else { continue };
+            for m in &c.messages {
+                if camera.conns.contains(&m.conn)
+                    && m.time_ns > start
+                    && m.time_ns <= start + FRAME_LOOKBACK_NS
+                {
+                    best = Some((m.time_ns, c.data[m.range.clone()].to_vec()));
+                    break 'after;
+                }
+            }
+        }
+    }
+    let (time, bytes) = best?;
+    Some(decode_frame(camera, time, &bytes))
+}
+
+/// A camera message, decoded with its table's layout, as a frame.
+fn decode_frame(camera: &ExtractedTable, time: u64, bytes: &[u8]) -> Result<Frame, String> {
+    let time = time as i64;
+    let mut decoder = MessageDecoder::new(camera.layout.clone());
+    decoder
+        .decode(time, bytes)
+        .map_err(|e| format!("the message at {time} does not decode: {e}"))?;
+    let batch = decoder.finish();
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("no field {name}"))
+    };
+    let data = binary(column("data")?.as_ref()).ok_or("field data is not bytes")?;
+    if is_type(&camera.datatype, "CompressedImage") {
+        let format = column("format")?
+            .as_string_opt::<i32>()
+            .map(|a| a.value(0).to_string())
+            .unwrap_or_default();
+        return frame::from_compressed(&format, data, time);
+    }
+    // Unsigned ROS integers land in wider signed columns (Athena has no
+    // unsigned types): read any integer width.
+    let uint = |name: &str| -> Result<u32, String> {
+        use arrow_array::types::{Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
+        let c = column(name)?;
+        let value: Option<i64> = c
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| a.value(0))
+            .or_else(|| {
+                c.as_primitive_opt::<UInt32Type>()
+                    .map(|a| i64::from(a.value(0)))
+            })
+            .or_else(|| {
+                c.as_primitive_opt::<Int32Type>()
+                    .map(|a| i64::from(a.value(0)))
+            })
+            .or_else(|| {
+                c.as_primitive_opt::<UInt16Type>()
+                    .map(|a| i64::from(a.value(0)))
+            })
+            .or_else(|| {
+                c.as_primitive_opt::<UInt8Type>()
+                    .map(|a| i64::from(a.value(0)))
+            });
+        value
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| format!("field {name} is not an unsigned 32-bit integer"))
+    };
+    let encoding = column("encoding")?
+        .as_string_opt::<i32>()
+        .map(|a| a.value(0).to_string())
+        .ok_or("field encoding is not a string")?;
+    let big_endian = uint("is_bigendian").is_ok_and(|v| v != 0);
+    frame::from_raw(
+        &frame::RawImage {
+            width: uint("width")?,
+            height: uint("height")?,
+            encoding: &encoding,
+            big_endian,
+            step: uint("step")?,
+            data,
+        },
+        time,
+    )
+}
+
+/// The bytes of the first row of a binary column (any offset size).
+fn binary(array: &dyn Array) -> Option<&[u8]> {
+    if let Some(a) = array.as_binary_opt::<i32>() {
+        return Some(a.value(0));
+    }
+    if let Some(a) = array.as_binary_opt::<i64>() {
+        return Some(a.value(0));
+    }
+    None
+}
+
+/// The fixes of a NavSatFix table, in row order: `(log_time_ns, latitude,
+/// longitude, altitude)`, leaving out non-finite ones and the `(0, 0)` a
+/// receiver without a fix reports.
+fn read_gps(
+    lake: &Arc<dyn Lake>,
+    table: &ExtractedTable,
+) -> Result<Vec<(i64, f64, f64, f64)>, Failure> {
+    let mut fixes: Vec<(i64, f64, f64, f64)> = Vec::new();
+    let columns = ["log_time_ns", "latitude", "longitude", "altitude"];
+    for_each_batch_of(lake, &table.files, &columns, |batch| {
+        let col = |name: &str| batch.column_by_name(name).cloned();
+        let (Some(t), Some(lat), Some(lon)) =
+            (col("log_time_ns"), col("latitude"), col("longitude"))
+        else {
+            return Ok(());
+        };
+        let alt = col("altitude");
+        let t = t.as_primitive::<Int64Type>();
+        let f64s = |a: &Arc<dyn Array>| {
+            a.as_primitive_opt::<arrow_array::types::Float64Type>()
+                .cloned()
+        };
+        let (Some(lat), Some(lon)) = (f64s(&lat), f64s(&lon)) else {
+            return Ok(());
+        };
+        let alt = alt.as_ref().and_then(f64s);
+        for i in 0..batch.num_rows() {
+            let (la, lo) = (lat.value(i), lon.value(i));
+            if !la.is_finite() || !lo.is_finite() || (la == 0.0 && lo == 0.0) {
+                continue;
+            }
+            let a = alt.as_ref().map_or(f64::NAN, |a| a.value(i));
+            fixes.push((t.value(i), la, lo, a));
+        }
+        Ok(())
+    })
+    .map_err(|e| Failure::io(format_args!("reading table {}", table.name), &e))?;
+    Ok(fixes)
+}
+
+/// Per topic of the catalogue, what the report's timeline and topic table
+/// show: times from the topic's tables (its `log_time_ns` column only),
+/// and the share of synchronized ticks where it is null.
+pub fn topic_stats(
+    lake: &Arc<dyn Lake>,
+    record: &BagRecord,
+    tables: &[ExtractedTable],
+    synced: &Synced,
+    interval_ms: u64,
+) -> Result<Vec<TopicStats>, Failure> {
+    let mut out = Vec::new();
+    for (topic, t) in &record.topics {
+        let mut stats = TopicStats {
+            topic: topic.clone(),
+            datatype: t.first.datatype.clone(),
+            message_count: t.first.message_count
+                + t.variants.iter().map(|v| v.message_count).sum::<u64>(),
+            table: t.first.table.clone(),
+            ..TopicStats::default()
+        };
+        for table in tables.iter().filter(|x| &x.topic == topic) {
+            let s = table_gaps(lake, table, interval_ms)?;
+            stats.first_ns = Some(stats.first_ns.map_or(s.first, |f| f.min(s.first)));
+            stats.last_ns = Some(stats.last_ns.map_or(s.last, |l| l.max(s.last)));
+            stats.largest_gap_ns = Some(stats.largest_gap_ns.unwrap_or(0).max(s.largest));
+            stats.gaps.extend(s.gaps);
+            if table.first_type
+                && let Some(sync) = &synced.batch
+                && let Some(column) = sync.column_by_name(&table.name)
+                && sync.num_rows() > 0
+            {
+                stats.null_share = Some(column.null_count() as f64 / sync.num_rows() as f64);
+            }
+        }
+        stats.gaps.sort_by_key(|(a, b)| Reverse(b - a));
+        stats.gaps.truncate(MAX_GAPS);
+        out.push(stats);
+    }
+    Ok(out)
+}
+
+struct Gaps {
+    first: i64,
+    last: i64,
+    largest: i64,
+    gaps: Vec<(i64, i64)>,
+}
+
+/// One table's time span, its longest gap, and its gaps longer than
+/// three mean periods (and than one tick), the longest [`MAX_GAPS`].
+fn table_gaps(
+    lake: &Arc<dyn Lake>,
+    table: &ExtractedTable,
+    interval_ms: u64,
+) -> Result<Gaps, Failure> {
+    let (first, last) = table.time_range;
+    let mean = if table.rows > 1 {
+        (last - first) / (table.rows as i64 - 1)
+    } else {
+        0
+    };
+    let threshold = (3 * mean).max(i64::try_from(interval_ms).unwrap_or(100) * 1_000_000);
+    let mut largest = 0i64;
+    let mut heap: BinaryHeap<Reverse<(i64, i64, i64)>> = BinaryHeap::new();
+    let mut previous: Option<i64> = None;
+    for_each_batch_of(lake, &table.files, &["log_time_ns"], |batch| {
+        let Some(times) = batch
+            .column_by_name("log_time_ns")
+            .and_then(|c| c.as_primitive_opt::<Int64Type>().cloned())
+        else {
+            return Ok(());
+        };
+        for &t in times.values() {
+            if let Some(p) = previous
+                && t > p
+            {
+                let gap = t - p;
+                largest = largest.max(gap);
+                if gap > threshold {
+                    heap.push(Reverse((gap, p, t)));
+                    if heap.len() > MAX_GAPS {
+                        heap.pop();
+                    }
+                }
+            }
+            previous = Some(previous.map_or(t, |p| p.max(t)));
+        }
+        Ok(())
+    })
+    .map_err(|e| Failure::io(format_args!("reading table {}", table.name), &e))?;
+    Ok(Gaps {
+        first,
+        last,
+        largest,
+        gaps: heap.into_iter().map(|Reverse((_, a, b))| (a, b)).collect(),
+    })
+}
+
+/// A column's name in a batch, for errors.
+#[allow(dead_code)]
+fn names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
