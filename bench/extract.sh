@@ -1,26 +1,55 @@
 #!/usr/bin/env bash
 # Extraction benchmark: prints bagpipe's extraction time and MB/s, the floor
 # (reading and decompressing every chunk, decoding nothing), the ratio, the
-# peak RSS, and the same bag through rosbags + pyarrow for comparison.
+# peak RSS, what the scene exports cost, and the same bag through rosbags +
+# pyarrow for comparison; then how fast the bag report renders.
 #
-# Two kinds of bag, written by sample-bags/generate.py --big:
-#   camera:     a 30 Hz 1280x720 rgb8 camera plus the structured topics
-#               (bytes dominated by frames), SIZE_GB each;
-#   structured: only the structured topics of the sample drives (IMU 100 Hz,
-#               steering 50 Hz, GPS, detections, lanes): many small messages.
+# Three kinds of bag, written by sample-bags/generate.py --big:
+#   camera:      a 30 Hz 1280x720 rgb8 camera plus the structured topics
+#                (bytes dominated by frames), SIZE_GB each (camera_<size>gb);
+#   camera_jpeg: the same camera as a fleet records it, JPEG
+#                (sensor_msgs/CompressedImage, quality 80, --jpeg), plus the
+#                structured topics: a longer drive for the same SIZE_GB
+#                (camera_jpeg_<size>gb);
+#   structured:  only the structured topics of the sample drives (IMU 100 Hz,
+#                steering 50 Hz, GPS, detections, lanes): many small messages.
 # Each as a ROS1 bag with lz4 chunks, then as a ROS 2 MCAP file with zstd
 # chunks (--ros2) holding the same messages (ROS 2 types, CDR; cut at the
 # ROS1 bag's message count), benchmarked alike; each pair ends with a line
 # comparing ROS 2's extraction speed (messages/s) with ROS1's.
 #
+# Per bag: the floor; the extract stage (s, MB/s, messages/s) and its ratio
+# to the floor; the whole `bagpipe run` (default config: the [export] clips,
+# labels and report on) with peak RSS; warnings; the lake's size; the sync
+# and scene stages against DuckDB; then the same bag run again into a fresh
+# lake with clips, labels and report off, and the line
+#   exports: N clips, X MB of clips, run with exports A s, without B s: +D s,
+#   D/X s per clip MB vs extract T s per bag MB (target: below)
+# (N: the .mcap files under the lake's exports/; T: the extract stage's
+# seconds per MB of bag), and the export stage's own time from the run log
+# (the files it wrote, its seconds per clip MB); then rosbags + pyarrow.
+#
+# Last, the report render check (when `chromium` is on PATH): a structured
+# bag of about 100 scenes (report_100scenes.bag, --big --no-camera
+# --size-gb 0.01, 10 MB: about 28 cycles of drive 0001's 20-second story, 4
+# scenes each, 112 scenes; no camera, so no frames in the report) run through
+# bagpipe, and its report checked in headless chromium by
+# tests/python/check_report.py (N scenes from dynamodb/scenes.jsonl, M topics
+# from the catalogue item, --max-seconds 1); prints its `rendered in X s`
+# line (target: under 1 s for 100 scenes) and its OK / FAIL line.
+#
 # Usage: bench/extract.sh [SIZE_GB ...]      (camera bags; default: 1)
 #   BENCH_STRUCTURED_GB=0.2  size of the structured bag (0 skips it)
+#   BENCH_JPEG=0             skips the JPEG camera bags
 #   BENCH_ROS2=0             skips the ROS 2 MCAP bags
 #   BENCH_PYTHON=0           skips the rosbags+pyarrow comparison
+#   BENCH_EXPORTS=0          skips the second run without exports
+#   BENCH_REPORT=0           skips the report render check
 #   BENCH_DIR=dir            where the bags and lakes go (default bench/out)
 #   BAGPIPE_BIN=path         runs this bagpipe binary instead of building
 #                            and running target/release/bagpipe
-# Generating the bags takes a few minutes the first time; they are kept.
+# Generating the bags takes a few minutes the first time (the JPEG bag about
+# 1.5 minutes per GB: every frame is encoded); they are kept.
 set -euo pipefail
 [ -z "${BAGPIPE_BIN:-}" ] || BAGPIPE_BIN=$(realpath -e "$BAGPIPE_BIN")
 cd "$(dirname "$0")/.."
@@ -67,11 +96,58 @@ make_pair() {
 }
 for size in "${sizes[@]}"; do
   make_pair "camera_${size}gb" "$size"
+  [ "${BENCH_JPEG:-1}" = 0 ] || make_pair "camera_jpeg_${size}gb" "$size" --jpeg
 done
 structured=${BENCH_STRUCTURED_GB:-0.2}
 if [ "$structured" != 0 ]; then
   make_pair "structured_${structured}gb" "$structured" --no-camera
 fi
+
+# The config of the second run: the default one with the exports off.
+printf '[export]\nclips = false\nlabels = false\nreport = false\n' > "$out/no_exports.toml"
+
+# bench_exports BAG: after bench_bag's run (default config, exports on, in
+# $out/lake, timed in $out/run.time, logged in $out/run.log), runs BAG again
+# into a fresh lake without exports and prints what the exports cost.
+# Uses bench_bag's $bytes and $t.
+bench_exports() {
+  local bag=$1 status=0
+  rm -rf "$out/lake_noexports"
+  BAGPIPE_LOG=info /usr/bin/time -v -o "$out/noexp.time" "$bin" run --quiet --config "$out/no_exports.toml" \
+    --out "$out/lake_noexports" "$bag" > "$out/noexp.txt" 2> "$out/noexp.log" || status=$?
+  if [ "$status" != 0 ] || ! grep -q 'stage="extract"' "$out/noexp.log"; then
+    echo "bagpipe run without exports failed (exit $status); $out/noexp.txt and $out/noexp.log say:"
+    tail -n 5 "$out/noexp.txt" "$out/noexp.log"
+    exit 1
+  fi
+  local with without clips clip_bytes
+  with=$(elapsed_s "$out/run.time"); without=$(elapsed_s "$out/noexp.time")
+  clips=0 clip_bytes=0
+  if [ -d "$out/lake/exports" ]; then  # no scenes, no exports/
+    clips=$(find "$out/lake/exports" -name '*.mcap' | wc -l)
+    clip_bytes=$(find "$out/lake/exports" -name '*.mcap' -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
+  fi
+  awk -v n="$clips" -v cb="$clip_bytes" -v a="$with" -v b="$without" -v t="$t" -v bytes="$bytes" 'BEGIN {
+    cmb = cb / 1e6
+    per = cmb > 0 ? sprintf("%.3f s per clip MB", (a - b) / cmb) : "no clips"
+    printf "exports: %d clips, %.1f MB of clips, run with exports %.2f s, without %.2f s: %+.2f s, %s vs extract %.3f s per bag MB (target: below)\n",
+      n, cmb, a, b, a - b, per, t / (bytes / 1e6) }'
+  # the export stage as the run with exports logged it
+  local line
+  line=$(grep 'stage="export"' "$out/run.log" || true)
+  if [ -z "$line" ]; then
+    echo "bagpipe export stage: not in the run log"
+  else
+    local secs files logged
+    secs=$(stage_s export)
+    files=$(echo "$line" | grep -o 'files=[0-9]*' | cut -d= -f2)
+    logged=$(echo "$line" | grep -o 'clip_bytes=[0-9]*' | cut -d= -f2)
+    awk -v s="$secs" -v f="$files" -v cb="${logged:-0}" 'BEGIN {
+      per = cb > 0 ? sprintf("%.3f s per clip MB", s / (cb / 1e6)) : "no clips"
+      printf "bagpipe export stage: %.3f s, %s files written, %s\n", s, f, per }'
+  fi
+  rm -rf "$out/lake_noexports"
+}
 
 # bench_bag BAG: prints the block of figures for one bag; leaves its message
 # count and extract-stage seconds in $msgs and $t.
@@ -114,6 +190,7 @@ for line in open(sys.argv[1]):
         print(w["S"])' "$out/lake/dynamodb/bags.jsonl"; grep -E ' (WARN|ERROR) ' "$out/run.log" || true)
   [ -z "$warnings" ] || echo "bagpipe warnings: $(echo "$warnings" | wc -l), the first: $(echo "$warnings" | head -n 1 | cut -c1-300)"
   echo "lake size: $(du -sh "$out/lake/topics" | cut -f1)"
+  [ "${BENCH_EXPORTS:-1}" = 0 ] || bench_exports "$bag"
 
   # The later stages, timed inside the same run, against DuckDB resampling
   # the same topic tables with ASOF JOIN (bench/sync.sql).
@@ -146,3 +223,37 @@ for i in "${!ros1_bags[@]}"; do
   [ "$msgs" = "$msgs1" ] || same=" (NOT the same messages: $msgs1 in ROS1)"
   echo "ROS 2 vs ROS1 extract: $(rate "$msgs" "$t") vs $(rate "$msgs1" "$t1") messages/s, ROS1 / ROS 2: $(awk -v m1="$msgs1" -v t1="$t1" -v m2="$msgs" -v t2="$t" 'BEGIN {printf "%.2f", (m1/t1)/(m2/t2)}')x (target: at most 1.20x)$same"
 done
+
+# The report render check: a bag of about 100 scenes, its report in chromium.
+if [ "${BENCH_REPORT:-1}" != 0 ] && ! command -v chromium > /dev/null; then
+  echo "report render check: skipped, no chromium on PATH (apt-get install -y chromium)"
+elif [ "${BENCH_REPORT:-1}" != 0 ]; then
+  rbag="$out/report_100scenes.bag"
+  [ -f "$rbag" ] || python3 sample-bags/generate.py --big "$rbag" --size-gb 0.01 --no-camera >/dev/null
+  rm -rf "$out/report_lake"
+  status=0
+  "$bin" run --quiet --out "$out/report_lake" "$rbag" > "$out/report_run.txt" 2>&1 || status=$?
+  if [ "$status" != 0 ]; then
+    echo "bagpipe run failed (exit $status) on $rbag; $out/report_run.txt says:"
+    tail -n 5 "$out/report_run.txt"
+    exit 1
+  fi
+  scenes=$(wc -l < "$out/report_lake/dynamodb/scenes.jsonl")
+  topics=$(python3 -c 'import json, sys
+print(len(json.loads(open(sys.argv[1]).readline())["Item"]["topics"]["M"]))' "$out/report_lake/dynamodb/bags.jsonl")
+  report="$out/report_lake/reports/$(basename "$rbag" .bag).html"
+  echo "== report of $rbag ($scenes scenes, $topics topics, $(awk -v b="$(stat -c %s "$report")" 'BEGIN {printf "%.2f", b/1e6}') MB of HTML)"
+  status=0
+  python3 tests/python/check_report.py "$report" --scenes "$scenes" --topics "$topics" --max-seconds 1 \
+    > "$out/report_check.txt" 2>&1 || status=$?
+  rendered=$(grep '^rendered in' "$out/report_check.txt" || true)
+  echo "${rendered:-rendered in: not printed} (target: under 1 s for 100 scenes)"
+  grep '^MISMATCH' "$out/report_check.txt" | head -n 5 || true
+  verdict=$(grep -E '^(OK|FAIL) ' "$out/report_check.txt" || true)
+  if [ -n "$verdict" ]; then
+    echo "$verdict"
+  else
+    echo "check_report.py failed (exit $status); $out/report_check.txt says:"
+    tail -n 5 "$out/report_check.txt"
+  fi
+fi

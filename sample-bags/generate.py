@@ -5,6 +5,7 @@
     python3 sample-bags/generate.py --out DIR     # write them into DIR instead
     python3 sample-bags/generate.py --compare     # ... and check ROS 2 against ROS1
     python3 sample-bags/generate.py --big /tmp/big.bag --size-gb 1
+    python3 sample-bags/generate.py --big /tmp/big_jpeg.bag --size-gb 1 --jpeg
     python3 sample-bags/generate.py --big /tmp/big.mcap --size-gb 1 --ros2 --messages N
     python3 sample-bags/generate.py --camera-drives DIR   # the two camera drives, into DIR
 
@@ -42,6 +43,20 @@ schemas. `--messages N` stops it after N messages: given the ROS1 bag's count
 (same `--size-gb`, so the same drive) both hold the same messages (Header.seq
 aside). Without it, it stops at about `--size-gb` GB of MCAP (zstd packs
 frames tighter than lz4, so that is a longer drive).
+
+`--big ... --jpeg` (ROS1, and with `--ros2` as ROS 2) makes the camera what
+fleets mostly record: `/camera/image_raw/compressed`
+(`sensor_msgs/CompressedImage`, format `jpeg`), each message the JPEG
+(Pillow, quality 80, 4:2:0) of the frame the raw camera would carry at that
+moment (same stamps and receive times); every frame is encoded (about 7 ms
+each), none is reused. The drive's length comes from the JPEG size of a few
+frames of the texture, measured when starting (about 110 kB each), so the
+bag is still about `--size-gb` GB: a longer drive, with more of the other
+topics, than the raw bag of the same size (written at about 13 MB/s here).
+While the car stands still (5.5 s of each 20 s cycle) consecutive frames
+differ only in their noise band, so their JPEGs share most bytes: lz4 gains
+nothing on them, but zstd finds the repeats within a chunk and the ROS 2
+twin comes out about 30% smaller than the ROS1 bag. Needs Pillow.
 
 `--camera-drives DIR` writes only two camera drives into DIR (created if
 missing, existing files replaced), for the tests of the scene exports; they
@@ -498,7 +513,7 @@ class Types:
         self.NavSatFix = t["sensor_msgs/msg/NavSatFix"]
         self.Imu = t["sensor_msgs/msg/Imu"]
         self.Image = t.get("sensor_msgs/msg/Image")  # the benchmark bag and the camera drives only
-        self.CompressedImage = t.get("sensor_msgs/msg/CompressedImage")  # the ROS1 camera drive only
+        self.CompressedImage = t.get("sensor_msgs/msg/CompressedImage")  # the camera drives, --big --jpeg
         self.SteeringReport = t["dbw_msgs/msg/SteeringReport"]
         self.BoundingBox = t["perception_msgs/msg/BoundingBox"]
         self.BoundingBoxes = t["perception_msgs/msg/BoundingBoxes"]
@@ -831,6 +846,26 @@ uint32 step           # Full row length in bytes
 uint8[] data          # actual matrix data, size is (step * rows)
 """
 
+# The big benchmark bag's JPEG camera (`--big --ros2 --jpeg`): Humble's text
+# (ros2/common_interfaces, humble branch; Jazzy's comments on `format` are
+# longer, the fields and so the RIHS01 hash are the same).
+R2_COMPRESSED_IMAGE = """\
+# This message contains a compressed image.
+
+std_msgs/Header header # Header timestamp should be acquisition time of image
+                             # Header frame_id should be optical frame of camera
+                             # origin of frame should be optical center of cameara
+                             # +x should point to the right in the image
+                             # +y should point down in the image
+                             # +z should point into to plane of the image
+
+string format                # Specifies the format of the data
+                             #   Acceptable values:
+                             #     jpeg, png, tiff
+
+uint8[] data                 # Compressed image buffer
+"""
+
 # type name as a .msg file names it (pkg/Type) -> the file's text
 R2_DEFINITIONS: dict[str, str] = {
     "builtin_interfaces/Time": R2_TIME,
@@ -844,6 +879,7 @@ R2_DEFINITIONS: dict[str, str] = {
     "sensor_msgs/NavSatFix": R2_NAVSATFIX,
     "sensor_msgs/Imu": R2_IMU,
     "sensor_msgs/Image": R2_IMAGE,  # the benchmark bag only
+    "sensor_msgs/CompressedImage": R2_COMPRESSED_IMAGE,  # the benchmark bag with --jpeg only
     "dbw_msgs/SteeringReport": R2_STEERING_REPORT,
     "perception_msgs/BoundingBox": R2_BOUNDING_BOX,
     "perception_msgs/BoundingBoxes": R2_BOUNDING_BOXES,
@@ -1006,6 +1042,8 @@ class Drive:
     annotations: list[tuple[float, str]] = field(default_factory=list)
     short_lines: list[tuple[float, float, int]] = field(default_factory=list)  # (t0, t1, line id): 1 point only
     image_hz: float = 0.0                 # >0: also /camera/image_raw (big mode)
+    image_jpeg: int = 0                   # >0: that camera as JPEG of this quality, on
+                                          # /camera/image_raw/compressed (big mode, --jpeg)
     camera: str = ""                      # the camera drives: "jpeg" (CompressedImage) or a raw
                                           # encoding ("mono8", "bgr8"), a synthetic view of the scene
     camera_hz: float = 10.0               # rate of `camera`: 10 Hz, or every n-th of the 10 Hz frames
@@ -1113,6 +1151,7 @@ def corners_in_lane(box, regs) -> int:
 Item = tuple[int, str, str, bytes]
 TOPIC_RANK = {
     "/imu_raw": 0, "/vehicle/steering_report": 1, "/gps": 2, "/camera/image_raw": 3,
+    "/camera/image_raw/compressed": 3,  # big mode with --jpeg
     "/rgb_right_detections_only": 4, "/post_process/lane_points/rgb_front_right": 5,
     "/driver/annotation": 6,
     "/rgb_front_right/image_raw/compressed": 3, "/rgb_front_right/image_raw": 3,  # the camera drives
@@ -1416,7 +1455,32 @@ class Texture:
         return out.reshape(-1)
 
 
+def jpeg(img, quality: int) -> np.ndarray:
+    """The JPEG file of a PIL image (Pillow's encoder, default 4:2:0
+    subsampling), as the uint8 array a CompressedImage carries."""
+    buf = BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def texture_jpeg(data: np.ndarray, quality: int) -> np.ndarray:
+    """The JPEG of one Texture frame (the flat rgb8 array Texture.frame gives)."""
+    from PIL import Image
+
+    return jpeg(Image.fromarray(data.reshape(Texture.H, Texture.W, 3), "RGB"), quality)
+
+
+def texture_jpeg_bytes(seed: int, quality: int, frames: int = 8) -> float:
+    """The mean JPEG size of a few frames of Texture(seed) (shifted across
+    the whole texture, each with its noise band), measured."""
+    tex = Texture(seed)
+    sizes = [texture_jpeg(tex.frame(n * Texture.W // frames, n), quality).size for n in range(frames)]
+    return sum(sizes) / len(sizes)
+
+
 def image_stream(drive: Drive, kin: Kinematics, ty: Types, stop: float) -> Iterator[Item]:
+    """The big bag's 30 Hz camera: raw rgb8 Texture frames on /camera/image_raw,
+    or (image_jpeg) the JPEG of the same frames on /camera/image_raw/compressed."""
     rng = np.random.default_rng([drive.seed, 6])
     tex = Texture(drive.seed)
     k = 0
@@ -1425,9 +1489,15 @@ def image_stream(drive: Drive, kin: Kinematics, ty: Types, stop: float) -> Itera
         stamp = ns_at(drive, t)
         log = stamp + int(rng.integers(18_000_000, 31_000_000))
         data = tex.frame(int(kin.at("s", t) * 25), k)
-        msg = ty.Image(header=ty.header(k, stamp, "camera_optical"), height=Texture.H, width=Texture.W,
-                       encoding="rgb8", is_bigendian=0, step=Texture.W * 3, data=data)
-        yield log, "/camera/image_raw", "sensor_msgs/Image", ty.serialize(msg, "sensor_msgs/Image")
+        header = ty.header(k, stamp, "camera_optical")
+        if drive.image_jpeg:
+            msg = ty.CompressedImage(header=header, format="jpeg", data=texture_jpeg(data, drive.image_jpeg))
+            yield log, "/camera/image_raw/compressed", "sensor_msgs/CompressedImage", ty.serialize(
+                msg, "sensor_msgs/CompressedImage")
+        else:
+            msg = ty.Image(header=header, height=Texture.H, width=Texture.W,
+                           encoding="rgb8", is_bigendian=0, step=Texture.W * 3, data=data)
+            yield log, "/camera/image_raw", "sensor_msgs/Image", ty.serialize(msg, "sensor_msgs/Image")
         k += 1
 
 
@@ -1682,10 +1752,7 @@ def camera_stream(drive: Drive, kin: Kinematics, ty: Types, frames: list) -> Ite
         header = ty.header(k + 88_000, frame_ns, CAMERA_FRAME_ID)
         img = view.render(t, lanes, boxes)
         if drive.camera == "jpeg":
-            buf = BytesIO()
-            img.save(buf, "JPEG", quality=70)
-            msg = ty.CompressedImage(header=header, format="jpeg",
-                                     data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
+            msg = ty.CompressedImage(header=header, format="jpeg", data=jpeg(img, 70))
             yield log, "/rgb_front_right/image_raw/compressed", "sensor_msgs/CompressedImage", ty.serialize(
                 msg, "sensor_msgs/CompressedImage")
             continue
@@ -1788,6 +1855,7 @@ CALLERS = {
     "/post_process/lane_points/rgb_front_right": "/post_process/lane_points",
     "/driver/annotation": "/driver/annotation_panel",
     "/camera/image_raw": "/camera/driver",
+    "/camera/image_raw/compressed": "/camera/driver",
     "/rgb_front_right/image_raw/compressed": "/rgb_front_right/camera_driver",
     "/rgb_front_right/image_raw": "/rgb_front_right/camera_driver",
     "/vehicle/calibration": "/vehicle/calibration_publisher",
@@ -2060,16 +2128,22 @@ CAMERA_ROS2_DRIVES = [replace(DRIVES[0], name="drive_0006_camera_ros2", compress
 
 
 BIG_CHUNK_BYTES = 768 * 1024  # the big bag's chunks, before compression (ROS1 and ROS 2)
+BIG_SEED = 1000
+BIG_JPEG_QUALITY = 80
 
 
-def big_drive(size_gb: float, camera: bool = True, zstd: bool = False) -> Drive:
+def big_drive(size_gb: float, camera: bool = True, zstd: bool = False, jpeg: bool = False) -> Drive:
     """Drive 1's story repeated every 20 s, with a 30 Hz camera (or, with
     camera=False, only the structured topics: many small messages). Long
     enough for about `size_gb` GB of lz4 ROS1 bag, or with zstd=True of zstd
-    ROS 2 MCAP (which compresses the frames better, so the drive is longer)."""
+    ROS 2 MCAP (which compresses the frames better, so the drive is longer).
+    With jpeg=True the camera is JPEG (compressed alike by lz4 and zstd: not
+    at all); the drive's length comes from a measured frame size."""
     base = DRIVES[0]
     # bytes per second of driving, roughly: a frame, or the small topics.
-    if zstd:  # a frame: 1.15 MB; the small topics as CDR: 15.6 kB/s measured
+    if camera and jpeg:  # a frame: its JPEG, measured (+ header and format); the small topics as below
+        bytes_per_s = 30 * (texture_jpeg_bytes(BIG_SEED, BIG_JPEG_QUALITY) + 64) + (20e3 if zstd else 24e3)
+    elif zstd:  # a frame: 1.15 MB; the small topics as CDR: 15.6 kB/s measured
         bytes_per_s = 30 * 1.15e6 if camera else 20e3
     else:  # lz4
         bytes_per_s = 30 * 1.9e6 if camera else 24e3
@@ -2084,10 +2158,11 @@ def big_drive(size_gb: float, camera: bool = True, zstd: bool = False) -> Drive:
         stops += [(a + dt, b + dt) for a, b in base.stops]
         fixed += [FixedBox(f.cls, f.t0 + dt, f.t1 + dt, f.box, f.prob) for f in base.fixed]
         notes += [(t + dt, s) for t, s in base.annotations]
-    return Drive(name="big", compression="lz4", seed=1000, start_ns=1_715_700_000_000_000_000,
+    return Drive(name="big", compression="lz4", seed=BIG_SEED, start_ns=1_715_700_000_000_000_000,
                  duration=20.0 * cycles, origin=base.origin, yaw0=base.yaw0, cruise=base.cruise,
                  stops=stops, lines=base.lines, actors=actors, fixed=fixed, annotations=notes,
-                 image_hz=30.0 if camera else 0.0, chunk_threshold=BIG_CHUNK_BYTES)
+                 image_hz=30.0 if camera else 0.0, image_jpeg=BIG_JPEG_QUALITY if camera and jpeg else 0,
+                 chunk_threshold=BIG_CHUNK_BYTES)
 
 
 # --------------------------------------------------------------------------
@@ -2106,7 +2181,7 @@ class BigRosbag2Writer(Rosbag2WriterBase):
 
 
 # the camera driver publishes best effort, as the other sensor drivers
-BIG_QOS = {**QOS, "/camera/image_raw": qos(reliable=False)}
+BIG_QOS = {**QOS, "/camera/image_raw": qos(reliable=False), "/camera/image_raw/compressed": qos(reliable=False)}
 
 
 class Discard(list):
@@ -2189,6 +2264,9 @@ def main() -> int:
     ap.add_argument("--ros2", action="store_true",
                     help="with --big: write the same drive as ROS 2, one MCAP file with zstd chunks "
                          "(the path should end in .mcap)")
+    ap.add_argument("--jpeg", action="store_true",
+                    help="with --big: the camera as sensor_msgs/CompressedImage (JPEG, quality "
+                         f"{BIG_JPEG_QUALITY}) on /camera/image_raw/compressed instead of raw rgb8")
     ap.add_argument("--messages", type=int,
                     help="with --big --ros2: stop after this many messages (the ROS1 bag's count "
                          "for the same --size-gb: then both hold the same messages)")
@@ -2204,6 +2282,8 @@ def main() -> int:
         ap.error("--ros2 and --messages go with --big")
     if args.messages is not None and not args.ros2:
         ap.error("--messages goes with --ros2")
+    if args.jpeg and (not args.big or args.no_camera):
+        ap.error("--jpeg goes with --big, without --no-camera")
     if args.camera_drives and (args.big or args.compare):
         ap.error("--camera-drives goes alone (with --verbose at most)")
     ty = Types()
@@ -2212,7 +2292,7 @@ def main() -> int:
     if args.big and args.ros2:
         # With --messages: the ROS1 bag's drive, cut at its message count.
         # Without: a drive long enough for --size-gb of zstd MCAP.
-        drive = big_drive(args.size_gb, camera=not args.no_camera, zstd=args.messages is None)
+        drive = big_drive(args.size_gb, camera=not args.no_camera, zstd=args.messages is None, jpeg=args.jpeg)
         started = time.monotonic()
         if args.messages is None:
             count = write_big_mcap(drive, args.big, Types2(), max_bytes=int(args.size_gb * 1e9))
@@ -2221,19 +2301,19 @@ def main() -> int:
         took = time.monotonic() - started
         size = args.big.stat().st_size
         print(f"{args.big}: {size / 1e9:.3f} GB, {count} messages, {took:.1f} s "
-              f"({size / 1e6 / took:.0f} MB/s), ROS 2 MCAP zstd")
+              f"({size / 1e6 / took:.0f} MB/s), ROS 2 MCAP zstd{', JPEG camera' if args.jpeg else ''}")
         if args.messages is not None and count != args.messages:
             print(f"the drive ended after {count} of {args.messages} messages", file=sys.stderr)
             return 1
         return 0
     if args.big:
-        drive = big_drive(args.size_gb, camera=not args.no_camera)
+        drive = big_drive(args.size_gb, camera=not args.no_camera, jpeg=args.jpeg)
         started = time.monotonic()
         count, _ = write_bag(drive, args.big, ty, max_bytes=int(args.size_gb * 1e9))
         took = time.monotonic() - started
         size = args.big.stat().st_size
         print(f"{args.big}: {size / 1e9:.3f} GB, {count} messages, {took:.1f} s "
-              f"({size / 1e6 / took:.0f} MB/s)")
+              f"({size / 1e6 / took:.0f} MB/s){', JPEG camera' if args.jpeg else ''}")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     reports = {}

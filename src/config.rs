@@ -54,8 +54,45 @@ impl Default for ExportConfig {
     }
 }
 
+/// The Parquet codec of the tables a run writes (`[extract] compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// zstd (level 1), except blob columns whose data does not shrink by
+    /// 10% (`writer::WORTHWHILE`): those are written uncompressed. Decided per table
+    /// and part file from the rows that open it.
+    #[default]
+    Auto,
+    /// zstd at this level, every column.
+    Zstd(i32),
+    /// LZ4 (the `LZ4_RAW` codec every current reader reads), every column.
+    Lz4,
+    Snappy,
+    /// No compression.
+    None,
+}
+
+impl Codec {
+    /// Parses the `[extract] compression` value: `auto`, `zstd`,
+    /// `zstd:<level>` (1 to 22), `lz4`, `snappy`, `none`.
+    pub fn parse(text: &str) -> Result<Codec, String> {
+        match text {
+            "auto" => Ok(Codec::Auto),
+            "zstd" => Ok(Codec::Zstd(1)),
+            "lz4" => Ok(Codec::Lz4),
+            "snappy" => Ok(Codec::Snappy),
+            "none" => Ok(Codec::None),
+            other => match other.strip_prefix("zstd:").map(str::parse::<i32>) {
+                Some(Ok(level)) if (1..=22).contains(&level) => Ok(Codec::Zstd(level)),
+                _ => Err(format!(
+                    "{other:?} is not a codec: auto, zstd, zstd:<level 1 to 22>, lz4, snappy or none"
+                )),
+            },
+        }
+    }
+}
+
 /// `[extract]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExtractConfig {
     /// Topics to extract; empty means every topic in the bag.
@@ -64,6 +101,27 @@ pub struct ExtractConfig {
     /// layout of a ROS 2 install's `share/`) for types a ROS 2 bag does not
     /// define; searched before the built-in standard interfaces.
     pub msg_paths: Vec<std::path::PathBuf>,
+    /// The Parquet codec: `auto` (zstd where it pays: blob columns that do
+    /// not shrink by 10% are left uncompressed), `zstd`, `zstd:<level>`,
+    /// `lz4`, `snappy` or `none`.
+    pub compression: String,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            topics: Vec::new(),
+            msg_paths: Vec::new(),
+            compression: "auto".to_string(),
+        }
+    }
+}
+
+impl ExtractConfig {
+    /// The codec `compression` names (checked when the config was).
+    pub fn codec(&self) -> Codec {
+        Codec::parse(&self.compression).unwrap_or_default()
+    }
 }
 
 /// `[sync]`.
@@ -254,6 +312,8 @@ impl RawConfig {
                 "extract.msg_paths: {p:?}: a directory name is empty"
             )));
         }
+        Codec::parse(&self.extract.compression)
+            .map_err(|e| ConfigError(format!("extract.compression: {e}")))?;
         check_topics("sync.topics", &self.sync.topics)?;
         check_topics("export.clip_topics", &self.export.clip_topics)?;
         if self.sync.interval_ms == 0 {
@@ -372,6 +432,27 @@ mod tests {
     }
 
     #[test]
+    fn compression_names_a_codec() {
+        use Codec;
+        assert_eq!(Config::from_toml("").unwrap().extract.codec(), Codec::Auto);
+        for (text, codec) in [
+            ("zstd", Codec::Zstd(1)),
+            ("zstd:9", Codec::Zstd(9)),
+            ("lz4", Codec::Lz4),
+            ("snappy", Codec::Snappy),
+            ("none", Codec::None),
+        ] {
+            let c = Config::from_toml(&format!("[extract]\ncompression = \"{text}\"\n")).unwrap();
+            assert_eq!(c.extract.codec(), codec, "{text}");
+        }
+        for bad in ["gzip", "zstd:0", "zstd:23", "zstd:x", ""] {
+            let e =
+                Config::from_toml(&format!("[extract]\ncompression = \"{bad}\"\n")).unwrap_err();
+            assert!(e.0.contains("extract.compression"), "{e}");
+        }
+    }
+
+    #[test]
     fn export_defaults_and_keys() {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.export, ExportConfig::default());
@@ -385,6 +466,68 @@ mod tests {
         assert!(e.0.contains("clip"), "{e}");
         let e = Config::from_toml("[export]\nclip_topics = [\" \"]\n").unwrap_err();
         assert!(e.0.contains("export.clip_topics"), "{e}");
+    }
+
+    /// The keys of a table as the parser itself lists them: serde names
+    /// every field it accepts when it refuses an unknown one.
+    fn accepted_keys(table: &str) -> Vec<String> {
+        let text = if table.is_empty() {
+            "__probe__ = 0\n".to_string()
+        } else {
+            format!("[{table}]\n__probe__ = 0\n")
+        };
+        let e = Config::from_toml(&text).unwrap_err().0;
+        let list = e
+            .split("expected one of ")
+            .nth(1)
+            .or_else(|| e.split("expected ").nth(1))
+            .unwrap_or_else(|| panic!("no list of keys in {e:?}"));
+        let list = list.lines().next().unwrap();
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_key_the_parser_accepts_is_documented() {
+        let docs = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+        )
+        .expect("docs/configuration.md");
+        let tables = [
+            "",
+            "extract",
+            "sync",
+            "scenes",
+            "scenes.detections",
+            "scenes.lanes",
+            "export",
+        ];
+        let mut checked = 0;
+        for table in tables {
+            let keys = accepted_keys(table);
+            assert!(!keys.is_empty(), "[{table}]");
+            for key in keys {
+                let dotted = if table.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{table}.{key}")
+                };
+                if tables.contains(&dotted.as_str()) {
+                    continue; // a table, probed on its own
+                }
+                assert!(
+                    docs.contains(&format!("`{dotted}`")),
+                    "docs/configuration.md does not document `{dotted}`"
+                );
+                checked += 1;
+            }
+        }
+        // Every table's keys were found (a parser change that hid them
+        // would make this test pass vacuously).
+        assert!(checked >= 30, "only {checked} keys found");
     }
 
     #[test]

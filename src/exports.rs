@@ -19,7 +19,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, RecordBatch};
 use extractor::container::{
-    Bag, Connection, ENCODING_ROS1, SCHEMA_ROS1MSG, SCHEMA_ROS2IDL, SCHEMA_ROS2MSG, UnitContents,
+    Bag, Connection, ENCODING_ROS1, SCHEMA_ROS1MSG, SCHEMA_ROS2IDL, SCHEMA_ROS2MSG,
 };
 use extractor::decode::MessageDecoder;
 use extractor::definition::builtin::Definitions;
@@ -44,8 +44,6 @@ pub const REPORTS_DIR: &str = "reports";
 pub const INDEX_PATH: &str = "reports/index.html";
 /// How far before a scene's start its camera frame is looked for.
 const FRAME_LOOKBACK_NS: u64 = 5_000_000_000;
-/// Units read (and decompressed) side by side while cutting clips.
-const UNITS_AT_ONCE: usize = 8;
 /// Gaps kept per topic for the report's timeline (the longest).
 const MAX_GAPS: usize = 200;
 
@@ -444,39 +442,39 @@ fn meets(unit: &extractor::container::Unit, lo: u64, hi: u64) -> bool {
     }
 }
 
-/// Cuts every clip in one pass over the units that meet any window: each
-/// unit is read once, its messages go to every open clip whose window
-/// holds them; a clip is open from the first unit meeting its window to
-/// the last, so only overlapping clips are written at once.
+/// Cuts every clip, several at once (one per core): each reads the units
+/// that meet its window, in bag order, and keeps the messages inside it,
+/// after the latched connections' latest messages before it (looked up
+/// first, for every clip, so units read for them are read once). Clips
+/// are independent, so a unit two windows share is read by both: reading
+/// and decompressing is the cheap part (the floor `inspect --scan`
+/// measures); compressing the clips is not, and it spreads over the cores.
 fn cut_clips(
     lake: &dyn Lake,
     bag: &Bag,
     channels: &BTreeMap<u32, Selected>,
     windows: &[ClipWindow],
 ) -> Result<Vec<ClipStats>, Failure> {
-    let units = &bag.layout.units;
-    let wanted = |u: &extractor::container::Unit| {
-        u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c))
-    };
-    let selected: Vec<usize> = (0..units.len())
-        .filter(|&i| wanted(&units[i]) && windows.iter().any(|w| meets(&units[i], w.lo, w.hi)))
-        .collect();
-    // Per window, the first and last position in `selected` meeting it.
-    let spans: Vec<Option<(usize, usize)>> = windows
-        .iter()
-        .map(|w| {
-            let hits: Vec<usize> = (0..selected.len())
-                .filter(|&k| meets(&units[selected[k]], w.lo, w.hi))
-                .collect();
-            Some((*hits.first()?, *hits.last()?))
-        })
-        .collect();
     let latched: Vec<u32> = channels
         .iter()
         .filter(|(_, s)| s.latched)
         .map(|(&c, _)| c)
         .collect();
     let mut cache = LatchedCache::default();
+    let before: Vec<Vec<(u32, u64, Vec<u8>)>> = windows
+        .iter()
+        .map(|w| {
+            latched
+                .iter()
+                .filter_map(|&conn| {
+                    cache
+                        .latest_before(bag, conn, w.lo)
+                        .map(|(time, bytes)| (conn, time, bytes))
+                })
+                .collect()
+        })
+        .collect();
+    drop(cache);
     let profile = if bag
         .layout
         .connections
@@ -487,89 +485,53 @@ fn cut_clips(
     } else {
         PROFILE_ROS2
     };
+    windows
+        .par_iter()
+        .zip(&before)
+        .map(|(w, latched)| {
+            cut_clip(lake, bag, channels, w, latched, profile)
+                .map_err(|e| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e))
+        })
+        .collect()
+}
 
-    let mut open: BTreeMap<usize, ClipWriter<Box<dyn crate::lake::LakeFile>>> = BTreeMap::new();
-    let mut stats: Vec<Option<ClipStats>> = vec![None; windows.len()];
-    let start_clip = |i: usize,
-                      cache: &mut LatchedCache|
-     -> Result<ClipWriter<Box<dyn crate::lake::LakeFile>>, Failure> {
-        let w = &windows[i];
-        let fail =
-            |e: std::io::Error| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e);
-        let file = lake.create(&w.path).map_err(fail)?;
-        let mut clip = ClipWriter::new(file, profile, &generator()).map_err(fail)?;
-        for (&id, s) in channels {
-            clip.add_channel(id, &s.channel).map_err(fail)?;
-        }
-        for &conn in &latched {
-            if let Some((time, bytes)) = cache.latest_before(bag, conn, w.lo) {
-                clip.write(conn, time, &bytes).map_err(fail)?;
-            }
-        }
-        clip.write_metadata("bagpipe.scene", w.metadata.clone())
-            .map_err(fail)?;
-        Ok(clip)
-    };
-    let end_clip = |i: usize,
-                    clip: ClipWriter<Box<dyn crate::lake::LakeFile>>|
-     -> Result<ClipStats, Failure> {
-        let w = &windows[i];
-        let fail =
-            |e: std::io::Error| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e);
-        let (file, s) = clip.finish().map_err(fail)?;
-        file.commit().map_err(fail)?;
-        Ok(s)
-    };
-
-    for (batch_no, batch) in selected.chunks(UNITS_AT_ONCE).enumerate() {
-        let batch_units: Vec<_> = batch.iter().map(|&i| units[i].clone()).collect();
-        bag.prefetch(&batch_units);
-        let contents: Vec<Option<UnitContents>> = batch
-            .par_iter()
-            .map(|&i| bag.read_unit(&units[i]).ok())
-            .collect();
-        for (j, unit) in contents.into_iter().enumerate() {
-            let k = batch_no * UNITS_AT_ONCE + j;
-            for (i, span) in spans.iter().enumerate() {
-                if span.is_some_and(|(first, _)| first == k) {
-                    let clip = start_clip(i, &mut cache)?;
-                    open.insert(i, clip);
-                }
-            }
-            if let Some(unit) = unit {
-                for m in &unit.messages {
-                    if !channels.contains_key(&m.conn) {
-                        continue;
-                    }
-                    for (&i, clip) in open.iter_mut() {
-                        let w = &windows[i];
-                        if (w.lo..w.hi).contains(&m.time_ns) {
-                            clip.write(m.conn, m.time_ns, &unit.data[m.range.clone()])
-                                .map_err(|e| {
-                                    Failure::io(format_args!("writing {}", lake.url(&w.path)), &e)
-                                })?;
-                        }
-                    }
-                }
-            }
-            for (i, span) in spans.iter().enumerate() {
-                if span.is_some_and(|(_, last)| last == k)
-                    && let Some(clip) = open.remove(&i)
-                {
-                    stats[i] = Some(end_clip(i, clip)?);
-                }
+/// Cuts one clip: the latched messages, then every message of `channels`
+/// in the window, in bag order; committed whole.
+fn cut_clip(
+    lake: &dyn Lake,
+    bag: &Bag,
+    channels: &BTreeMap<u32, Selected>,
+    w: &ClipWindow,
+    latched: &[(u32, u64, Vec<u8>)],
+    profile: &str,
+) -> std::io::Result<ClipStats> {
+    let file = lake.create(&w.path)?;
+    let mut clip = ClipWriter::new(file, profile, &generator())?;
+    for (&id, s) in channels {
+        clip.add_channel(id, &s.channel)?;
+    }
+    for (conn, time, bytes) in latched {
+        clip.write(*conn, *time, bytes)?;
+    }
+    clip.write_metadata("bagpipe.scene", w.metadata.clone())?;
+    let units = bag.layout.units.iter().filter(|u| {
+        meets(u, w.lo, w.hi) && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
+    });
+    for unit in units {
+        // A unit that cannot be read was skipped, with a warning, by the
+        // extraction too.
+        let Ok(contents) = bag.read_unit(unit) else {
+            continue;
+        };
+        for m in &contents.messages {
+            if (w.lo..w.hi).contains(&m.time_ns) && channels.contains_key(&m.conn) {
+                clip.write(m.conn, m.time_ns, &contents.data[m.range.clone()])?;
             }
         }
     }
-    // Windows no unit meets (every message of the clip's topics is
-    // elsewhere) still get their clip: the latched messages, if any.
-    for (i, s) in stats.iter_mut().enumerate() {
-        if s.is_none() {
-            let clip = start_clip(i, &mut cache)?;
-            *s = Some(end_clip(i, clip)?);
-        }
-    }
-    Ok(stats.into_iter().map(Option::unwrap_or_default).collect())
+    let (file, stats) = clip.finish()?;
+    file.commit()?;
+    Ok(stats)
 }
 
 /// The messages of latched connections in the units read to find them,
@@ -703,7 +665,9 @@ fn decode_frame(camera: &ExtractedTable, time: u64, bytes: &[u8]) -> Result<Fram
     // Unsigned ROS integers land in wider signed columns (Athena has no
     // unsigned types): read any integer width.
     let uint = |name: &str| -> Result<u32, String> {
-        use arrow_array::types::{Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
+        use arrow_array::types::{
+            Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+        };
         let c = column(name)?;
         let value: Option<i64> = c
             .as_primitive_opt::<Int64Type>()
@@ -718,6 +682,10 @@ fn decode_frame(camera: &ExtractedTable, time: u64, bytes: &[u8]) -> Result<Fram
             })
             .or_else(|| {
                 c.as_primitive_opt::<UInt16Type>()
+                    .map(|a| i64::from(a.value(0)))
+            })
+            .or_else(|| {
+                c.as_primitive_opt::<Int16Type>()
                     .map(|a| i64::from(a.value(0)))
             })
             .or_else(|| {

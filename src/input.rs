@@ -114,12 +114,16 @@ impl Source {
     /// Opens the bag and reads its layout. An error that retrying may cure
     /// (a storage error) is retryable; what the bytes say (not a bag) is not.
     pub fn open(&self) -> Result<Bag, Failure> {
-        let inputs_and_warnings = match &self.dir_entries {
-            None => Ok((vec![self.open_file(&self.key)?], Vec::new())),
-            Some(entries) => self.open_directory(entries),
-        }?;
-        let (inputs, warnings) = inputs_and_warnings;
+        let (inputs, warnings, distro) = match &self.dir_entries {
+            None => (vec![self.open_file(&self.key)?], Vec::new(), None),
+            Some(entries) => self.open_directory(entries)?,
+        };
         let mut bag = container::open(inputs).map_err(|e| extractor_failure(&self.url, &e))?;
+        // A directory's metadata.yaml names the distribution when its
+        // storage files do not.
+        if bag.layout.ros_distro.is_none() {
+            bag.layout.ros_distro = distro;
+        }
         // What the directory got wrong comes first.
         let mut all: Vec<Warning> = warnings
             .into_iter()
@@ -156,8 +160,8 @@ impl Source {
     }
 
     /// A rosbag2 directory's storage files in order, with what the
-    /// directory gets wrong.
-    fn open_directory(&self, entries: &[String]) -> Result<(Vec<Input>, Vec<String>), Failure> {
+    /// directory gets wrong and the distribution its metadata.yaml names.
+    fn open_directory(&self, entries: &[String]) -> Result<Directory, Failure> {
         let dir_name = dir_name(&self.key);
         let listed;
         let entries = if entries.is_empty() && !self.bucket.is_empty() {
@@ -188,9 +192,14 @@ impl Source {
         for name in &plan.files {
             inputs.push(self.open_file(&format!("{}{name}", self.key))?);
         }
-        Ok((inputs, plan.warnings))
+        let distro = plan.metadata.and_then(|m| m.ros_distro);
+        Ok((inputs, plan.warnings, distro))
     }
 }
+
+/// A rosbag2 directory opened: its storage files, its warnings, its
+/// `ros_distro`.
+type Directory = (Vec<Input>, Vec<String>, Option<String>);
 
 /// The last path component of a directory key (`a/b/` gives `b`).
 fn dir_name(key: &str) -> String {

@@ -18,10 +18,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// ROS bags to a Parquet analytics lake and a catalogue of driving scenes.
 ///
-/// `bagpipe run` reads ROS1 bags (v2.0; chunks raw, bz2 or lz4), decodes
-/// every message from the definitions embedded in the bag, and writes one
-/// Hive-partitioned Parquet table per topic under the output root, with a
-/// catalogue item per bag. `bagpipe inspect` shows what a bag holds.
+/// `bagpipe run` reads ROS1 bags (v2.0; chunks raw, bz2 or lz4) and ROS 2
+/// bags (MCAP, rosbag2 sqlite3 `.db3`, rosbag2 directories, whole files
+/// compressed `.zstd`), decodes every message from the definitions the bag
+/// carries, and writes one Hive-partitioned Parquet table per topic under
+/// the output root, the synchronized table, the scenes and what a person
+/// opens to see them, with a catalogue item per bag. `bagpipe inspect`
+/// shows what a bag holds. The reference of every output and key is in
+/// the repository's docs/ (docs/README.md).
 #[derive(Parser, Debug)]
 #[command(name = "bagpipe", version, propagate_version = true)]
 struct Cli {
@@ -33,15 +37,20 @@ struct Cli {
 enum Command {
     /// Run the pipeline on bags and write the lake.
     ///
-    /// Each INPUT is a bag file, a directory searched recursively for
-    /// `.bag` files (in byte order of the full path), `s3://bucket/key.bag`
-    /// or `s3://bucket/prefix/` (every `.bag` under it). Every stage runs on
-    /// each bag: the topic tables `topics/<table>/bag_file=<bag>/`, the
-    /// 100 ms timeline `synchronized/`, lane assignment per tick
-    /// `scene_detections/`, the person-in-lane scenes `scenes/`, all
-    /// Parquet files `part-NNNNN.parquet`; the schema registry `_schemas/`;
-    /// the scene records and the bag catalogue in `dynamodb/scenes.jsonl`
-    /// and `dynamodb/bags.jsonl` (DynamoDB export format).
+    /// Each INPUT is a bag file (`.bag`, `.mcap`, `.db3`, each optionally
+    /// `.zstd`), a rosbag2 directory (with `metadata.yaml`), a directory
+    /// searched recursively for bags (in byte order of the full path),
+    /// `s3://bucket/key` or `s3://bucket/prefix/` (every bag under it).
+    /// Every stage runs on each bag: the topic tables
+    /// `topics/<table>/bag_file=<bag>/`, the 100 ms timeline
+    /// `synchronized/`, lane assignment per tick `scene_detections/`, the
+    /// person-in-lane scenes `scenes/`, all Parquet files
+    /// `part-NNNNN.parquet`; the schema registry `_schemas/`; per scene an
+    /// MCAP clip and an OpenLABEL label in `exports/<bag>/`; the report
+    /// `reports/<bag>.html` and `reports/index.html`; the scene records and
+    /// the bag catalogue in `dynamodb/scenes.jsonl` and
+    /// `dynamodb/bags.jsonl` (DynamoDB export format). docs/lake.md,
+    /// docs/catalogue.md and docs/exports.md describe each.
     ///
     /// With --scenes-table/--bags-table the records go to those DynamoDB
     /// tables instead (endpoint, region and credentials from the standard
@@ -53,7 +62,8 @@ enum Command {
     ///
     /// Example: bagpipe run --config sample-bags/bagpipe.toml --out lake sample-bags
     Run {
-        /// TOML configuration (every key optional; see CONTRACT.md).
+        /// TOML configuration (every key optional; see
+        /// docs/configuration.md).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Output root: a local directory (plain path or file://) or
@@ -111,7 +121,7 @@ enum Command {
     /// With --scan, also read and decompress every chunk (decoding
     /// nothing) and print how fast: the floor for extraction speed.
     Inspect {
-        /// The bag: a file or s3://bucket/key.
+        /// The bag: a file, a rosbag2 directory or s3://bucket/key.
         #[arg(value_name = "BAG")]
         bag: String,
         /// Read and decompress every chunk and report the throughput.
@@ -257,6 +267,7 @@ fn run(
         }
         None => Config::default(),
     };
+    needs_aws(out, inputs, &tables)?;
     let mut sources: Vec<Source> = Vec::new();
     for input in inputs {
         if input.contains("://") && !input.starts_with("s3://") && !input.starts_with("file://") {
@@ -297,6 +308,36 @@ fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// In a build without AWS support, anything on AWS is a usage error before
+/// any bag runs (not a failed bag).
+#[cfg(not(feature = "aws"))]
+fn needs_aws(out: &str, inputs: &[String], tables: &Tables) -> Result<()> {
+    let named = [
+        ("--scenes-table", &tables.scenes),
+        ("--bags-table", &tables.bags),
+        ("--glue-database", &tables.glue_database),
+    ];
+    let what = std::iter::once(out)
+        .chain(inputs.iter().map(String::as_str))
+        .find(|s| s.starts_with("s3://"))
+        .map(str::to_string)
+        .or_else(|| {
+            named
+                .iter()
+                .find_map(|(flag, v)| v.as_ref().map(|v| format!("{flag} {v}")))
+        });
+    match what {
+        Some(what) => Err(usage(bagpipe::s3::unsupported(&what).to_string())),
+        None => Ok(()),
+    }
+}
+
+/// This build reaches AWS.
+#[cfg(feature = "aws")]
+fn needs_aws(_: &str, _: &[String], _: &Tables) -> Result<()> {
+    Ok(())
 }
 
 /// The Glue Data Catalog database tables are registered in.

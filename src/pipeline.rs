@@ -353,7 +353,13 @@ fn run_bag(
             outcome.retryable = e.retryable;
         }
     }
-    if ctx.config.export.report {
+    if !ctx.config.export.report {
+        // A re-run without reports leaves none of an earlier run's.
+        let path = exports::report_path(&record.bag_file);
+        if let Err(e) = ctx.lake.delete(&path) {
+            tracing::warn!(bag = %record.bag_file, error = %e, "an earlier report was not removed");
+        }
+    } else {
         // The report says what the item will: written before it, so the
         // item names a report that exists.
         if let Err(e) = write_report(ctx, &mut record, parts) {
@@ -777,7 +783,8 @@ fn extract_bag(
             )
         })
         .collect();
-    let mut writer = PartitionWriter::new(ctx.lake.as_ref(), table_dirs);
+    let mut writer =
+        PartitionWriter::new(ctx.lake.as_ref(), table_dirs).with_codec(ctx.config.extract.codec());
     let progress = (ctx.progress)(
         &record.bag_file,
         layout.units.iter().map(|u| u.read_len).sum(),

@@ -79,6 +79,11 @@ pub fn store(bucket: &str) -> io::Result<Arc<dyn ObjectStore>> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .unwrap_or_default();
+    if !endpoint.is_empty() {
+        // object_store reads AWS_ENDPOINT_URL itself, not the S3-only
+        // variable the AWS SDKs also accept: give it whichever is set.
+        builder = builder.with_endpoint(&endpoint);
+    }
     if endpoint.starts_with("http://") {
         builder = builder.with_allow_http(true);
     }

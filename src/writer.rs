@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 use std::time::Duration;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use extractor::extract::{SinkError, TableSink};
 use parquet::arrow::arrow_writer::{
@@ -29,7 +29,9 @@ use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata}
 use parquet::basic::{Compression, LogicalType, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 
+pub use crate::config::Codec;
 use crate::lake::{Lake, LakeFile};
 
 /// Arrow bytes of one table that make a row group.
@@ -57,24 +59,43 @@ pub fn partition_dir(table_dir: &str, bag_file: &str) -> String {
     format!("{table_dir}/bag_file={bag_file}")
 }
 
-/// Writer properties of a table: zstd, page statistics, the Arrow schema in
-/// the footer. Dictionary encoding stays on for strings and 32-bit-or-less
-/// integers (frame names, classes, ids, status codes: few distinct values)
-/// and is off for floats, 64-bit integers (times, sequence numbers) and
-/// blobs at any depth: those are nearly all distinct, and the writer would
-/// hash every value of every row group before giving up on the dictionary
-/// (30% of extraction time on an IMU-heavy bag, measured with perf).
-/// Blobs (images, point clouds) get no statistics either: min/max of a
-/// blob helps no query.
-pub fn writer_properties(schema: &Schema) -> WriterProperties {
+/// What a blob column must save, as a share of its bytes, for `auto` to
+/// compress it: JPEG frames, compressed point clouds and noisy float
+/// arrays save a few percent for all the CPU zstd spends on them.
+pub const WORTHWHILE: f64 = 0.10;
+/// Bytes of a blob column compressed to decide (in slices spread over the
+/// rows that open the part).
+const SAMPLE_BYTES: usize = 1 << 20;
+const SAMPLE_SLICES: usize = 8;
+
+/// The Parquet compression of a codec.
+fn compression_of(codec: Codec) -> Compression {
+    match codec {
+        Codec::Auto => Compression::ZSTD(ZstdLevel::default()),
+        Codec::Zstd(level) => Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
+        Codec::Lz4 => Compression::LZ4_RAW,
+        Codec::Snappy => Compression::SNAPPY,
+        Codec::None => Compression::UNCOMPRESSED,
+    }
+}
+
+/// Writer properties of a table: the codec, page statistics, the Arrow
+/// schema in the footer, and `plain` leaves left uncompressed. Dictionary
+/// encoding stays on for strings and 32-bit-or-less integers (frame names,
+/// classes, ids, status codes: few distinct values) and is off for floats,
+/// 64-bit integers (times, sequence numbers) and blobs at any depth: those
+/// are nearly all distinct, and the writer would hash every value of every
+/// row group before giving up on the dictionary (30% of extraction time on
+/// an IMU-heavy bag, measured with perf). Blobs (images, point clouds) get
+/// no statistics either: min/max of a blob helps no query.
+pub fn writer_properties(schema: &Schema, codec: Codec, plain: &[ColumnPath]) -> WriterProperties {
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_compression(compression_of(codec))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(format!("bagpipe {}", env!("CARGO_PKG_VERSION")));
     if let Ok(parquet_schema) = ArrowSchemaConverter::new().convert(schema) {
         for leaf in parquet_schema.columns() {
-            let blob = leaf.physical_type() == PhysicalType::BYTE_ARRAY
-                && leaf.logical_type_ref() != Some(&LogicalType::String);
+            let blob = is_blob(leaf);
             let distinct = matches!(
                 leaf.physical_type(),
                 PhysicalType::FLOAT
@@ -91,9 +112,127 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
             }
         }
     }
+    for path in plain {
+        builder = builder.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+    }
     let mut props = builder.build();
     add_encoded_arrow_schema_to_metadata(schema, &mut props);
     props
+}
+
+fn is_blob(leaf: &parquet::schema::types::ColumnDescriptor) -> bool {
+    leaf.physical_type() == PhysicalType::BYTE_ARRAY
+        && leaf.logical_type_ref() != Some(&LogicalType::String)
+}
+
+/// The blob leaves of `schema` whose bytes in `batches` do not shrink by
+/// [`WORTHWHILE`] with the `auto` codec's zstd: a sample of each, in
+/// slices spread over the rows, is compressed and measured.
+pub fn incompressible_blobs(schema: &Schema, batches: &[RecordBatch]) -> Vec<ColumnPath> {
+    let Ok(parquet_schema) = ArrowSchemaConverter::new().convert(schema) else {
+        return Vec::new();
+    };
+    let leaves = parquet_schema.columns();
+    if !leaves.iter().any(|l| is_blob(l)) {
+        return Vec::new();
+    }
+    // The Arrow leaves of each batch, in the order of the Parquet leaves.
+    let mut arrays: Vec<Vec<&dyn Array>> = vec![Vec::new(); leaves.len()];
+    for batch in batches {
+        let mut found = Vec::new();
+        for column in batch.columns() {
+            arrow_leaves(column.as_ref(), &mut found);
+        }
+        if found.len() != leaves.len() {
+            return Vec::new(); // a shape this walk does not know: keep zstd
+        }
+        for (i, a) in found.into_iter().enumerate() {
+            arrays[i].push(a);
+        }
+    }
+    let mut plain = Vec::new();
+    for (leaf, arrays) in leaves.iter().zip(&arrays) {
+        if !is_blob(leaf) {
+            continue;
+        }
+        let buffers: Vec<&[u8]> = arrays.iter().filter_map(|a| blob_bytes(*a)).collect();
+        let (raw, packed) = sample_ratio(&buffers);
+        if raw > 0 && (packed as f64) > (1.0 - WORTHWHILE) * raw as f64 {
+            plain.push(leaf.path().clone());
+        }
+    }
+    plain
+}
+
+/// Collects the leaf arrays of `array` depth first, as Parquet numbers
+/// its leaf columns.
+fn arrow_leaves<'a>(array: &'a dyn Array, out: &mut Vec<&'a dyn Array>) {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    match array.data_type() {
+        DataType::Struct(_) => {
+            for c in array.as_struct().columns() {
+                arrow_leaves(c.as_ref(), out);
+            }
+        }
+        DataType::List(_) => arrow_leaves(array.as_list::<i32>().values().as_ref(), out),
+        DataType::LargeList(_) => arrow_leaves(array.as_list::<i64>().values().as_ref(), out),
+        DataType::FixedSizeList(_, _) => {
+            arrow_leaves(array.as_fixed_size_list().values().as_ref(), out)
+        }
+        _ => out.push(array),
+    }
+}
+
+/// The value bytes of a binary array.
+fn blob_bytes(array: &dyn Array) -> Option<&[u8]> {
+    use arrow_array::cast::AsArray;
+    if let Some(a) = array.as_binary_opt::<i32>() {
+        return Some(a.values().as_slice());
+    }
+    if let Some(a) = array.as_binary_opt::<i64>() {
+        return Some(a.values().as_slice());
+    }
+    array.as_fixed_size_binary_opt().map(|a| a.value_data())
+}
+
+/// Raw and zstd-compressed bytes of a sample of `buffers`: all of them up
+/// to [`SAMPLE_BYTES`], else [`SAMPLE_SLICES`] slices spread evenly.
+fn sample_ratio(buffers: &[&[u8]]) -> (usize, usize) {
+    let total: usize = buffers.iter().map(|b| b.len()).sum();
+    let slice = SAMPLE_BYTES / SAMPLE_SLICES;
+    let starts: Vec<usize> = if total <= SAMPLE_BYTES {
+        (0..total).step_by(slice.max(1)).collect()
+    } else {
+        (0..SAMPLE_SLICES)
+            .map(|k| k * (total - slice) / (SAMPLE_SLICES - 1))
+            .collect()
+    };
+    let (mut raw, mut packed) = (0, 0);
+    for start in starts {
+        let bytes = gather(buffers, start, slice.min(total - start));
+        raw += bytes.len();
+        packed += zstd::bulk::compress(&bytes, 1).map_or(bytes.len(), |c| c.len());
+    }
+    (raw, packed)
+}
+
+/// `len` bytes from offset `start` of the buffers taken end to end.
+fn gather(buffers: &[&[u8]], mut start: usize, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    for b in buffers {
+        if start >= b.len() {
+            start -= b.len();
+            continue;
+        }
+        let take = (len - out.len()).min(b.len() - start);
+        out.extend_from_slice(&b[start..start + take]);
+        start = 0;
+        if out.len() == len {
+            break;
+        }
+    }
+    out
 }
 
 type Encoded = parquet::errors::Result<Vec<ArrowColumnChunk>>;
@@ -130,6 +269,7 @@ pub struct PartitionWriter<'a> {
     buffered: usize,
     in_flight: usize,
     next_seq: u64,
+    codec: Codec,
 }
 
 impl<'a> PartitionWriter<'a> {
@@ -140,7 +280,7 @@ impl<'a> PartitionWriter<'a> {
             tables: tables
                 .into_iter()
                 .map(|(dir, schema)| TableOut {
-                    props: Arc::new(writer_properties(&schema)),
+                    props: Arc::new(writer_properties(&schema, Codec::Auto, &[])),
                     dir,
                     schema,
                     file: None,
@@ -153,7 +293,17 @@ impl<'a> PartitionWriter<'a> {
             buffered: 0,
             in_flight: 0,
             next_seq: 0,
+            codec: Codec::Auto,
         }
+    }
+
+    /// Writes with `codec` instead of [`Codec::Auto`].
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        for t in &mut self.tables {
+            t.props = Arc::new(writer_properties(&t.schema, codec, &[]));
+        }
+        self
     }
 
     /// Writes what is buffered, closes every file and returns, per table,
@@ -249,6 +399,12 @@ impl<'a> PartitionWriter<'a> {
             return Ok(());
         }
         let path = format!("{}/{}", t.dir, part_name(t.next_part));
+        if self.codec == Codec::Auto {
+            // Blob columns that do not shrink stay uncompressed in this
+            // part, judged by the rows that open it.
+            let plain = incompressible_blobs(&t.schema, &t.buffer);
+            t.props = Arc::new(writer_properties(&t.schema, Codec::Auto, &plain));
+        }
         let sink = self.lake.create(&path)?;
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(t.props.coerce_types())
@@ -548,6 +704,8 @@ pub fn remove_stale(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::lake::LocalLake;
     use arrow_array::cast::AsArray;
@@ -568,6 +726,95 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    /// The codec of each leaf column of a part file, by path.
+    fn codecs(path: &std::path::Path) -> BTreeMap<String, Compression> {
+        let file = std::fs::File::open(path).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let group = builder.metadata().row_group(0);
+        group
+            .columns()
+            .iter()
+            .map(|c| (c.column_path().string(), c.compression()))
+            .collect()
+    }
+
+    #[test]
+    fn auto_leaves_blobs_that_do_not_shrink_uncompressed() {
+        // Noise (a JPEG's entropy) and a repetitive blob, at the top and
+        // inside a list of structs, and the same in a second table written
+        // with a fixed codec.
+        let item = Field::new(
+            "item",
+            DataType::Struct(vec![Field::new("noise", DataType::Binary, false)].into()),
+            true,
+        );
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("log_time_ns", DataType::Int64, false),
+            Field::new("noise", DataType::Binary, false),
+            Field::new("zeros", DataType::Binary, false),
+            Field::new("nested", DataType::List(Arc::new(item.clone())), false),
+        ]));
+        let mut state = 0x9E3779B97F4A7C15u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        let rows = 40;
+        let noisy: Vec<Vec<u8>> = (0..rows).map(|_| noise(64 << 10)).collect();
+        let nested_values: Vec<Vec<u8>> = (0..rows).map(|_| noise(8 << 10)).collect();
+        let nested = arrow_array::ListArray::new(
+            Arc::new(item),
+            arrow_buffer::OffsetBuffer::from_lengths(vec![1; rows]),
+            Arc::new(arrow_array::StructArray::new(
+                vec![Field::new("noise", DataType::Binary, false)].into(),
+                vec![Arc::new(BinaryArray::from_iter_values(
+                    nested_values.iter(),
+                ))],
+                None,
+            )),
+            None,
+        );
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+                Arc::new(BinaryArray::from_iter_values(noisy.iter())),
+                Arc::new(BinaryArray::from_iter_values(
+                    (0..rows).map(|_| vec![0u8; 64 << 10]),
+                )),
+                Arc::new(nested),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let tables = vec![("auto/bag_file=b".to_string(), schema.clone())];
+        let mut w = PartitionWriter::new(&lake, tables);
+        w.write_batch(0, batch.clone()).unwrap();
+        let files = w.finish().unwrap();
+        let auto = codecs(&dir.path().join(&files[0][0]));
+        assert_eq!(auto["noise"], Compression::UNCOMPRESSED);
+        assert_eq!(auto["nested.list.item.noise"], Compression::UNCOMPRESSED);
+        assert!(matches!(auto["zeros"], Compression::ZSTD(_)));
+        assert!(matches!(auto["log_time_ns"], Compression::ZSTD(_)));
+
+        let tables = vec![("fixed/bag_file=b".to_string(), schema.clone())];
+        let mut w = PartitionWriter::new(&lake, tables).with_codec(Codec::Zstd(3));
+        w.write_batch(0, batch).unwrap();
+        let files = w.finish().unwrap();
+        let fixed = codecs(&dir.path().join(&files[0][0]));
+        assert!(
+            fixed.values().all(|c| matches!(c, Compression::ZSTD(_))),
+            "{fixed:?}"
+        );
     }
 
     #[test]
@@ -638,7 +885,7 @@ mod tests {
             Field::new("x", DataType::Float64, true),
             Field::new("blob", DataType::Binary, true),
         ]);
-        let props = writer_properties(&schema);
+        let props = writer_properties(&schema, Codec::Auto, &[]);
         let dict = |c: &str| props.dictionary_enabled(&ColumnPathOf::from(c));
         assert!(dict("name") && dict("id"));
         assert!(!dict("x") && !dict("blob") && !dict("log_time_ns"));

@@ -412,3 +412,19 @@ fn camera_drives_give_frames_in_the_report_and_latched_messages_in_every_clip() 
         ],
     );
 }
+
+/// The checkers themselves: each passes its good fixtures and fails its
+/// broken ones (a missing message, a swapped pair, a wrong flag, a schema
+/// violation, a script in a report...), so a green export test means the
+/// checks could have failed.
+#[test]
+fn the_checkers_fail_on_broken_exports() {
+    let out = python()
+        .arg("tests/python/exports_selftest.py")
+        .output()
+        .unwrap();
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(" 0 failed"), "{text}");
+    assert!(!text.contains("skipped"), "no case may be skipped: {text}");
+}

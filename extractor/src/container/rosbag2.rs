@@ -228,3 +228,15 @@ mod tests {
         assert_eq!(part_number("run_7", "run_7.mcap"), None);
     }
 }
+
+#[cfg(test)]
+mod sample_tests {
+    #[test]
+    fn the_sample_drives_metadata_parses_with_its_distro() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../sample-bags/drive_0004_ros2/metadata.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let m = super::parse_metadata(&text).unwrap();
+        assert_eq!(m.ros_distro.as_deref(), Some("rosbags"));
+    }
+}

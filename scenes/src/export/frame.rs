@@ -3,12 +3,13 @@
 //! holding a JPEG or PNG, scaled down to at most [`MAX_WIDTH`] pixels wide
 //! and encoded as JPEG. Anything else is an error saying what it is, which
 //! the report prints in place of the frame.
+//!
+//! The codecs are image-rs's own small crates (`zune-jpeg`, `png`,
+//! `jpeg-encoder`) rather than the `image` crate over them: `image` and its
+//! colour management were a fifth of a first release build's time, for
+//! three calls. The downscale (an area average) is written here.
 
 use std::io::Cursor;
-
-use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
-use image::{DynamicImage, GrayImage, ImageReader, RgbImage, RgbaImage};
 
 use crate::export::report::Frame;
 
@@ -17,7 +18,7 @@ use crate::export::report::Frame;
 pub const MAX_WIDTH: u32 = 960;
 /// JPEG quality of the frames.
 const QUALITY: u8 = 80;
-/// Largest raw image accepted, in pixels (a 16k x 16k frame).
+/// Largest image accepted, in pixels (a 16k x 16k frame).
 const MAX_PIXELS: u64 = 1 << 28;
 
 /// A `sensor_msgs/Image`'s fields.
@@ -53,6 +54,29 @@ pub const RAW_ENCODINGS: &[&str] = &[
     "bayer_gbrg8",
     "bayer_grbg8",
 ];
+
+/// An RGB image, 3 bytes per pixel, rows packed.
+struct Rgb {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+impl Rgb {
+    fn from_fn(width: u32, height: u32, mut f: impl FnMut(u32, u32) -> [u8; 3]) -> Rgb {
+        let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+        for y in 0..height {
+            for x in 0..width {
+                pixels.extend_from_slice(&f(x, y));
+            }
+        }
+        Rgb {
+            width,
+            height,
+            pixels,
+        }
+    }
+}
 
 /// A raw image as a frame, or why it cannot be drawn.
 pub fn from_raw(img: &RawImage<'_>, time_ns: i64) -> Result<Frame, String> {
@@ -93,25 +117,24 @@ pub fn from_raw(img: &RawImage<'_>, time_ns: i64) -> Result<Frame, String> {
     }
     let rows = |y: u32| &img.data[y as usize * step..y as usize * step + row];
     let image = match img.encoding {
-        "rgb8" => DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+        "rgb8" => Rgb::from_fn(w, h, |x, y| {
             let p = &rows(y)[x as usize * 3..];
-            image::Rgb([p[0], p[1], p[2]])
-        })),
-        "bgr8" | "8UC3" => DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+            [p[0], p[1], p[2]]
+        }),
+        "bgr8" | "8UC3" => Rgb::from_fn(w, h, |x, y| {
             let p = &rows(y)[x as usize * 3..];
-            image::Rgb([p[2], p[1], p[0]])
-        })),
-        "rgba8" => DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| {
+            [p[2], p[1], p[0]]
+        }),
+        // Alpha is dropped: a camera frame is opaque.
+        "rgba8" => Rgb::from_fn(w, h, |x, y| {
             let p = &rows(y)[x as usize * 4..];
-            image::Rgba([p[0], p[1], p[2], p[3]])
-        })),
-        "bgra8" | "8UC4" => DynamicImage::ImageRgba8(RgbaImage::from_fn(w, h, |x, y| {
+            [p[0], p[1], p[2]]
+        }),
+        "bgra8" | "8UC4" => Rgb::from_fn(w, h, |x, y| {
             let p = &rows(y)[x as usize * 4..];
-            image::Rgba([p[2], p[1], p[0], p[3]])
-        })),
-        "mono8" | "8UC1" => DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
-            image::Luma([rows(y)[x as usize]])
-        })),
+            [p[2], p[1], p[0]]
+        }),
+        "mono8" | "8UC1" => Rgb::from_fn(w, h, |x, y| [rows(y)[x as usize]; 3]),
         "mono16" | "16UC1" => {
             // Depth and 16-bit mono images rarely use the full range:
             // stretch what is there to 8 bits.
@@ -129,32 +152,31 @@ pub fn from_raw(img: &RawImage<'_>, time_ns: i64) -> Result<Frame, String> {
                 .max()
                 .unwrap_or(0)
                 .max(1);
-            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
-                image::Luma([(u32::from(value(x, y)) * 255 / u32::from(max)) as u8])
-            }))
+            Rgb::from_fn(w, h, |x, y| {
+                [(u32::from(value(x, y)) * 255 / u32::from(max)) as u8; 3]
+            })
         }
         "yuv422" | "uyvy" | "yuv422_yuy2" | "yuyv" => {
             // Two pixels per four bytes: U Y0 V Y1 (uyvy) or Y0 U Y1 V (yuyv).
             let uyvy = matches!(img.encoding, "yuv422" | "uyvy");
-            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+            Rgb::from_fn(w, h, |x, y| {
                 let pair = &rows(y)[(x as usize / 2) * 4..];
                 let (luma, u, v) = if uyvy {
                     (if x % 2 == 0 { pair[1] } else { pair[3] }, pair[0], pair[2])
                 } else {
                     (if x % 2 == 0 { pair[0] } else { pair[2] }, pair[1], pair[3])
                 };
-                image::Rgb(yuv_to_rgb(luma, u, v))
-            }))
+                yuv_to_rgb(luma, u, v)
+            })
         }
         bayer => {
             // Each 2x2 cell becomes one pixel (half the size): enough for a
             // thumbnail, and no demosaicing artefacts to explain.
-            let pattern = &bayer["bayer_".len()..bayer.len() - 1];
-            let (cw, ch) = ((w / 2).max(1), (h / 2).max(1));
             if w < 2 || h < 2 {
                 return Err(format!("a {w}x{h} Bayer image has no 2x2 cell"));
             }
-            DynamicImage::ImageRgb8(RgbImage::from_fn(cw, ch, |cx, cy| {
+            let pattern = &bayer["bayer_".len()..bayer.len() - 1];
+            Rgb::from_fn(w / 2, h / 2, |cx, cy| {
                 let at = |dx: u32, dy: u32| rows(cy * 2 + dy)[(cx * 2 + dx) as usize];
                 let cell = [at(0, 0), at(1, 0), at(0, 1), at(1, 1)];
                 let mut rgb = [0u16; 3];
@@ -166,8 +188,8 @@ pub fn from_raw(img: &RawImage<'_>, time_ns: i64) -> Result<Frame, String> {
                     };
                     rgb[channel] += u16::from(cell[i]);
                 }
-                image::Rgb([rgb[0] as u8, (rgb[1] / 2) as u8, rgb[2] as u8])
-            }))
+                [rgb[0] as u8, (rgb[1] / 2) as u8, rgb[2] as u8]
+            })
         }
     };
     encode(image, w, h, time_ns)
@@ -186,38 +208,96 @@ fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
 /// A `CompressedImage`'s data as a frame: JPEG and PNG are told by their
 /// bytes (the `format` string varies between drivers).
 pub fn from_compressed(format: &str, data: &[u8], time_ns: i64) -> Result<Frame, String> {
-    let kind = if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        image::ImageFormat::Jpeg
+    let image = if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        decode_jpeg(data)
     } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-        image::ImageFormat::Png
+        decode_png(data)
     } else {
         return Err(format!(
             "compressed format {format:?} is neither JPEG nor PNG data"
         ));
-    };
-    let mut reader = ImageReader::new(Cursor::new(data));
-    reader.set_format(kind);
-    let image = reader
-        .decode()
-        .map_err(|e| format!("the {format:?} image does not decode: {e}"))?;
-    let (w, h) = (image.width(), image.height());
+    }
+    .map_err(|e| format!("the {format:?} image does not decode: {e}"))?;
+    let (w, h) = (image.width, image.height);
     encode(image, w, h, time_ns)
 }
 
-/// Scales to at most [`MAX_WIDTH`] wide and encodes as JPEG; `width` and
-/// `height` are the original image's (the coordinates boxes are in).
-fn encode(image: DynamicImage, width: u32, height: u32, time_ns: i64) -> Result<Frame, String> {
-    let image = if image.width() > MAX_WIDTH {
-        let h =
-            (u64::from(image.height()) * u64::from(MAX_WIDTH) / u64::from(image.width())).max(1);
-        image.resize_exact(MAX_WIDTH, h as u32, FilterType::Triangle)
+fn decode_jpeg(data: &[u8]) -> Result<Rgb, String> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(1 << 14)
+        .set_max_height(1 << 14);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
+    let pixels = decoder.decode().map_err(|e| format!("{e:?}"))?;
+    let (w, h) = decoder.dimensions().ok_or("no dimensions")?;
+    if pixels.len() != w * h * 3 {
+        return Err(format!("{} bytes for a {w}x{h} RGB image", pixels.len()));
+    }
+    Ok(Rgb {
+        width: w as u32,
+        height: h as u32,
+        pixels,
+    })
+}
+
+fn decode_png(data: &[u8]) -> Result<Rgb, String> {
+    let mut decoder = png::Decoder::new(Cursor::new(data));
+    // Palettes and low bit depths expanded, 16 bits cut to 8.
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
+    let (w, h) = {
+        let info = reader.info();
+        (info.width, info.height)
+    };
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(format!("the image is {w}x{h}, too large to draw"));
+    }
+    let size = reader
+        .output_buffer_size()
+        .ok_or("the image is too large")?;
+    let mut buf = vec![0; size];
+    let out = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+    let bytes = &buf[..out.buffer_size()];
+    let px = |i: usize, n: usize| &bytes[i * n..i * n + n];
+    let pixels: Vec<u8> = match out.color_type {
+        png::ColorType::Rgb => bytes.to_vec(),
+        png::ColorType::Rgba => (0..(w * h) as usize)
+            .flat_map(|i| px(i, 4)[..3].to_vec())
+            .collect(),
+        png::ColorType::Grayscale => bytes.iter().flat_map(|&g| [g; 3]).collect(),
+        png::ColorType::GrayscaleAlpha => (0..(w * h) as usize)
+            .flat_map(|i| [px(i, 2)[0]; 3])
+            .collect(),
+        png::ColorType::Indexed => return Err("an indexed PNG was not expanded".to_string()),
+    };
+    Ok(Rgb {
+        width: w,
+        height: h,
+        pixels,
+    })
+}
+
+/// Scales to at most [`MAX_WIDTH`] wide (an area average) and encodes as
+/// JPEG; `width` and `height` are the original image's (the coordinates
+/// boxes are in).
+fn encode(image: Rgb, width: u32, height: u32, time_ns: i64) -> Result<Frame, String> {
+    let image = if image.width > MAX_WIDTH {
+        let h = (u64::from(image.height) * u64::from(MAX_WIDTH) / u64::from(image.width)).max(1);
+        downscale(&image, MAX_WIDTH, h as u32)
     } else {
         image
     };
-    let rgb = image.to_rgb8();
     let mut data = Vec::new();
-    JpegEncoder::new_with_quality(&mut data, QUALITY)
-        .encode_image(&rgb)
+    jpeg_encoder::Encoder::new(&mut data, QUALITY)
+        .encode(
+            &image.pixels,
+            image.width as u16,
+            image.height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
         .map_err(|e| format!("encoding the frame as JPEG: {e}"))?;
     Ok(Frame {
         mime: "image/jpeg",
@@ -228,9 +308,36 @@ fn encode(image: DynamicImage, width: u32, height: u32, time_ns: i64) -> Result<
     })
 }
 
+/// Each output pixel is the mean of the input pixels its area covers (by
+/// whole pixels: a thumbnail needs no more).
+fn downscale(src: &Rgb, w: u32, h: u32) -> Rgb {
+    let (sw, sh) = (src.width as usize, src.height as usize);
+    let span = |i: u32, out: u32, len: usize| {
+        let a = i as usize * len / out as usize;
+        let b = ((i as usize + 1) * len / out as usize).max(a + 1).min(len);
+        (a, b)
+    };
+    Rgb::from_fn(w, h, |x, y| {
+        let (x0, x1) = span(x, w, sw);
+        let (y0, y1) = span(y, h, sh);
+        let mut sum = [0u32; 3];
+        for yy in y0..y1 {
+            for xx in x0..x1 {
+                let p = &src.pixels[(yy * sw + xx) * 3..];
+                for c in 0..3 {
+                    sum[c] += u32::from(p[c]);
+                }
+            }
+        }
+        let n = ((x1 - x0) * (y1 - y0)) as u32;
+        [(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::{DynamicImage, RgbImage};
 
     fn decode(frame: &Frame) -> image::RgbImage {
         image::load_from_memory(&frame.data).unwrap().to_rgb8()
