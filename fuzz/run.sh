@@ -19,7 +19,8 @@ targets=("$@")
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 
-cargo run --quiet -p bagpipe-fuzz-props --bin seeds -- fuzz/corpus >/dev/null
+# --release: the build the tests made (CI runs them in release).
+cargo run --release --locked --quiet -p bagpipe-fuzz-props --bin seeds -- fuzz/corpus >/dev/null
 (cd fuzz && cargo fuzz build -s none -O)
 
 mkdir -p fuzz/artifacts

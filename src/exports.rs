@@ -34,7 +34,7 @@ use crate::config::{ExportConfig, ScenesConfig};
 use crate::failure::Failure;
 use crate::lake::{Lake, encode_path};
 use crate::stages::{ExtractedTable, Found, SceneRecord, Synced};
-use crate::writer::for_each_batch_of;
+use crate::writer::{for_each_batch_of, worth_compressing};
 
 /// Directory of the scene exports under the output root.
 pub const EXPORTS_DIR: &str = "exports";
@@ -485,15 +485,53 @@ fn cut_clips(
     } else {
         PROFILE_ROS2
     };
+    let compress = clips_worth_compressing(bag, channels, windows);
     windows
         .par_iter()
         .zip(&before)
         .map(|(w, latched)| {
-            cut_clip(lake, bag, channels, w, latched, profile)
+            cut_clip(lake, bag, channels, w, latched, profile, compress)
                 .map_err(|e| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e))
         })
         .collect()
 }
+
+/// Whether the bag's clips get zstd chunks: the rule of the lake's `auto`
+/// codec ([`worth_compressing`]) on the messages of the clip channels in
+/// the first unit of up to [`SAMPLE_WINDOWS`] windows spread over the bag.
+/// Clips of JPEG frames that zstd hardly shrinks are stored uncompressed:
+/// zstd would be most of their CPU for a few percent of their size.
+fn clips_worth_compressing(
+    bag: &Bag,
+    channels: &BTreeMap<u32, Selected>,
+    windows: &[ClipWindow],
+) -> bool {
+    let step = windows.len().div_ceil(SAMPLE_WINDOWS).max(1);
+    let contents: Vec<_> = windows
+        .iter()
+        .step_by(step)
+        .filter_map(|w| {
+            bag.layout.units.iter().find(|u| {
+                meets(u, w.lo, w.hi)
+                    && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
+            })
+        })
+        .filter_map(|u| bag.read_unit(u).ok())
+        .collect();
+    let messages: Vec<&[u8]> = contents
+        .iter()
+        .flat_map(|c| {
+            c.messages
+                .iter()
+                .filter(|m| channels.contains_key(&m.conn))
+                .map(|m| &c.data[m.range.clone()])
+        })
+        .collect();
+    worth_compressing(&messages)
+}
+
+/// Windows whose first unit is sampled to choose the clips' compression.
+const SAMPLE_WINDOWS: usize = 8;
 
 /// Cuts one clip: the latched messages, then every message of `channels`
 /// in the window, in bag order; committed whole.
@@ -504,9 +542,10 @@ fn cut_clip(
     w: &ClipWindow,
     latched: &[(u32, u64, Vec<u8>)],
     profile: &str,
+    compress: bool,
 ) -> std::io::Result<ClipStats> {
     let file = lake.create(&w.path)?;
-    let mut clip = ClipWriter::new(file, profile, &generator())?;
+    let mut clip = ClipWriter::new(file, profile, &generator(), compress)?;
     for (&id, s) in channels {
         clip.add_channel(id, &s.channel)?;
     }
@@ -604,22 +643,49 @@ fn grab_frame(bag: &Bag, camera: &ExtractedTable, start: i64) -> Option<Result<F
     let start = u64::try_from(start).ok()?;
     let units = &bag.layout.units;
     let holds = |u: &extractor::container::Unit| camera.conns.iter().any(|&c| u.may_hold(c));
-    let mut best: Option<(u64, Vec<u8>)> = None;
-    for u in units
-        .iter()
-        .filter(|u| holds(u) && meets(u, start.saturating_sub(FRAME_LOOKBACK_NS), start + 1))
-    {
-        let Ok(c) = bag.read_unit(u) else { continue };
-        for m in &c.messages {
-            if camera.conns.contains(&m.conn)
-                && m.time_ns <= start
-                && m.time_ns + FRAME_LOOKBACK_NS >= start
-                && best.as_ref().is_none_or(|(t, _)| m.time_ns >= *t)
-            {
-                best = Some((m.time_ns, c.data[m.range.clone()].to_vec()));
-            }
+    // Latest-ending units first (units of unknown time first of all), until
+    // none left can hold a later frame than the one found: the look-back
+    // is seconds of camera data, and one frame is wanted. Among equal
+    // times the last in bag order wins.
+    let mut before: Vec<usize> = (0..units.len())
+        .filter(|&i| {
+            holds(&units[i])
+                && meets(
+                    &units[i],
+                    start.saturating_sub(FRAME_LOOKBACK_NS),
+                    start + 1,
+                )
+        })
+        .collect();
+    before.sort_by_key(|&i| Reverse((units[i].end_time_ns.unwrap_or(u64::MAX), i)));
+    let mut found: Option<(u64, usize, Vec<u8>)> = None;
+    for i in before {
+        if let (Some((t, _, _)), Some(end)) = (&found, units[i].end_time_ns)
+            && end < *t
+        {
+            break;
+        }
+        let Ok(c) = bag.read_unit(&units[i]) else {
+            continue;
+        };
+        let latest = c
+            .messages
+            .iter()
+            .filter(|m| {
+                camera.conns.contains(&m.conn)
+                    && m.time_ns <= start
+                    && m.time_ns + FRAME_LOOKBACK_NS >= start
+            })
+            .max_by_key(|m| m.time_ns); // the last of equal times
+        if let Some(m) = latest
+            && found
+                .as_ref()
+                .is_none_or(|&(t, j, _)| (m.time_ns, i) > (t, j))
+        {
+            found = Some((m.time_ns, i, c.data[m.range.clone()].to_vec()));
         }
     }
+    let mut best: Option<(u64, Vec<u8>)> = found.map(|(t, _, bytes)| (t, bytes));
     if best.is_none() {
         'after: for u in units
             .iter()

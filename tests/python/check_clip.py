@@ -24,8 +24,10 @@ design notes SCENE-EXPORT.md §2):
      `ros1`), `ros2` for the other ROS 2 inputs;
    - a summary with statistics (message count, per-channel counts, first
      and last log time, channel and schema counts, all equal to what the
-     file holds) and chunk indexes; every chunk compressed with `zstd`; no
-     message record outside a chunk.
+     file holds) and chunk indexes; every chunk compressed with `zstd`, or
+     every chunk stored uncompressed (bagpipe stores clips whose messages
+     zstd hardly shrinks, such as JPEG frames); no message record outside a
+     chunk.
 2. Channels: ros1 ones have message encoding `ros1`, a `ros1msg` schema
    named as the bag's connection type (`sensor_msgs/Imu`), whose text is
    the connection's `message_definition` byte for byte, and metadata
@@ -570,15 +572,19 @@ def read_clip(clip: Path, chk: Checker) -> Clip:
                                     bytes(rec.data)))
     # pass 2: chunks as stored
     chunks = 0
+    codecs = set()
     with clip.open("rb") as f:
         for rec in StreamReader(f, validate_crcs=True, skip_magic=False, emit_chunks=True).records:
             if isinstance(rec, Chunk):
                 chunks += 1
-                if rec.compression != "zstd":
+                codecs.add(rec.compression)
+                if rec.compression not in ("zstd", ""):
                     chk.bad(f"chunk {chunks} (messages {rec.message_start_time}..{rec.message_end_time}) "
-                            f"compression {rec.compression!r}, expected 'zstd'")
+                            f"compression {rec.compression!r}, expected 'zstd' or none")
             elif isinstance(rec, Message):
                 chk.bad(f"message at log_time={rec.log_time} outside a chunk (the clip must be chunked)")
+    if len(codecs) > 1:
+        chk.bad(f"chunks compressed in more than one way: {sorted(codecs)}")
     if msgs and not chunks:
         chk.bad("no chunk records")
     # pass 3: the indexed reader (summary, chunk indexes, CRCs of the chunks it reads)
@@ -618,9 +624,9 @@ def read_clip(clip: Path, chk: Checker) -> Clip:
                 if cid not in channels:
                     chk.bad(f"summary names channel {cid}, which the data section never defines")
             for ci in summary.chunk_indexes:
-                if ci.compression != "zstd":
+                if ci.compression not in ("zstd", ""):
                     chk.bad(f"chunk index at offset {ci.chunk_start_offset}: compression {ci.compression!r}, "
-                            "expected 'zstd'")
+                            "expected 'zstd' or none")
             n_indexed = sum(1 for _ in reader.iter_messages(log_time_order=False))
             if n_indexed != len(msgs):
                 chk.bad(f"the indexed reader finds {n_indexed} messages, the record stream {len(msgs)}")

@@ -385,7 +385,11 @@ def clip_cases(r: Runner, tmp: Path) -> None:
     lz4 = tmp / "drive1_lz4.mcap"
     cut_clip(DRIVE1, lz4, lo, hi, compression="lz4")
     r.case("clip drive_0001 lz4 chunks (must fail)", [check, "--bag", str(DRIVE1), "--clip", str(lz4), *base],
-           1, "expected 'zstd'")
+           1, "expected 'zstd' or none")
+    stored = tmp / "drive1_stored.mcap"
+    cut_clip(DRIVE1, stored, lo, hi, compression="none")
+    r.case("clip drive_0001 uncompressed chunks (must pass)",
+           [check, "--bag", str(DRIVE1), "--clip", str(stored), *base], 0, "OK")
 
     # the window's edges: a message exactly at start - pad is in, one exactly at end + pad is out
     _, msgs = ros1_messages(DRIVE1)

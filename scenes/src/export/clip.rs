@@ -78,15 +78,16 @@ fn mcap_error(e: mcap::McapError) -> io::Error {
 
 impl<W: Write> ClipWriter<W> {
     /// Starts a clip of `profile` ([`PROFILE_ROS1`] or [`PROFILE_ROS2`]);
-    /// `library` names the writer in the header.
-    pub fn new(out: W, profile: &str, library: &str) -> io::Result<ClipWriter<W>> {
+    /// `library` names the writer in the header. Chunks are zstd when
+    /// `compress`, else stored: for messages that hardly shrink (JPEG
+    /// frames) zstd is most of a clip's CPU for a few percent of its size.
+    pub fn new(out: W, profile: &str, library: &str, compress: bool) -> io::Result<ClipWriter<W>> {
         let writer = WriteOptions::new()
             .profile(profile)
             .library(library)
-            .compression(Some(mcap::Compression::Zstd))
-            // Level 1, as the lake's Parquet: a clip of camera frames is
-            // mostly bytes that do not shrink, and zstd's default level
-            // spends three times the CPU on them (measured with bench/).
+            .compression(compress.then_some(mcap::Compression::Zstd))
+            // Level 1, as the lake's Parquet: zstd's default level spends
+            // three times the CPU on camera frames (measured with bench/).
             .compression_level(1)
             .chunk_size(Some(CHUNK_BYTES))
             // One thread: clips of several scenes are cut side by side,
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_clip_reads_back_with_its_channels_messages_and_summary() {
-        let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS1, "bagpipe test").unwrap();
+        let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS1, "bagpipe test", true).unwrap();
         w.add_channel(7, &channel("/a")).unwrap();
         w.add_channel(9, &channel("/a")).unwrap();
         w.write(7, 10, &string_msg("one")).unwrap();
@@ -275,9 +276,33 @@ mod tests {
     }
 
     #[test]
+    fn a_clip_not_compressed_stores_its_chunks_and_reads_back_the_same() {
+        let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS1, "bagpipe test", false).unwrap();
+        w.add_channel(1, &channel("/a")).unwrap();
+        for t in 0..100u64 {
+            w.write(1, t, &string_msg("the same text, again and again"))
+                .unwrap();
+        }
+        let (bytes, _) = w.finish().unwrap();
+        let summary = mcap::Summary::read(&bytes).unwrap().expect("a summary");
+        assert!(!summary.chunk_indexes.is_empty());
+        assert!(
+            summary
+                .chunk_indexes
+                .iter()
+                .all(|c| c.compression.is_empty())
+        );
+        let got: Vec<u64> = mcap::MessageStream::new(&bytes)
+            .unwrap()
+            .map(|m| m.unwrap().log_time)
+            .collect();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn the_same_input_gives_the_same_bytes() {
         let cut = || {
-            let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS1, "bagpipe test").unwrap();
+            let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS1, "bagpipe test", true).unwrap();
             w.add_channel(1, &channel("/a")).unwrap();
             for t in 0..1000u64 {
                 w.write(1, t, &string_msg(&format!("message {t}"))).unwrap();
@@ -289,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_message_of_a_channel_never_added_is_an_error() {
-        let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS2, "bagpipe test").unwrap();
+        let mut w = ClipWriter::new(Vec::new(), PROFILE_ROS2, "bagpipe test", true).unwrap();
         assert!(w.write(3, 1, b"x").is_err());
         assert!(!w.has_channel(3));
     }

@@ -541,7 +541,9 @@ fn headings(points: &[[f64; 3]]) -> Vec<f64> {
         .windows(2)
         .map(|w| {
             let (dx, dy) = (w[1][0] - w[0][0], w[1][1] - w[0][1]);
-            (dx.hypot(dy) >= MIN_HEADING_STEP_M).then(|| dy.atan2(dx))
+            // Not `f64::hypot`: glibc 2.35 gave `hypot` a new symbol
+            // version, and the Lambda runtime (Amazon Linux 2023) has 2.34.
+            ((dx * dx + dy * dy).sqrt() >= MIN_HEADING_STEP_M).then(|| dy.atan2(dx))
         })
         .collect();
     let mut current = steps.iter().flatten().next().copied().unwrap_or(0.0);
