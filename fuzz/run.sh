@@ -19,8 +19,14 @@ targets=("$@")
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 
-# --release: the build the tests made (CI runs them in release).
-cargo run --release --locked --quiet -p bagpipe-fuzz-props --bin seeds -- fuzz/corpus >/dev/null
+# SEEDS_BIN: the seeds binary `cargo test --workspace --release` already
+# built (CI passes target/release/seeds: building it alone unifies other
+# features and recompiles for two minutes).
+if [ -n "${SEEDS_BIN:-}" ] && [ -x "$SEEDS_BIN" ]; then
+    "$SEEDS_BIN" fuzz/corpus >/dev/null
+else
+    cargo run --release --locked --quiet -p bagpipe-fuzz-props --bin seeds -- fuzz/corpus >/dev/null
+fi
 (cd fuzz && cargo fuzz build -s none -O)
 
 mkdir -p fuzz/artifacts
