@@ -7,16 +7,7 @@
 #   BENCH_CODECS="auto zstd ..."  the codecs to try (default below)
 #   BAGPIPE_BIN=path              this bagpipe instead of target/release/bagpipe
 set -euo pipefail
-[ -z "${BAGPIPE_BIN:-}" ] || BAGPIPE_BIN=$(realpath -e "$BAGPIPE_BIN")
-cd "$(dirname "$0")/.."
-out=${BENCH_DIR:-bench/out}
-mkdir -p "$out"
-if [ -n "${BAGPIPE_BIN:-}" ]; then
-  bin=$BAGPIPE_BIN
-else
-  cargo build --release --locked -q
-  bin=target/release/bagpipe
-fi
+source "$(dirname "$0")/lib.sh"
 read -r -a codecs <<< "${BENCH_CODECS:-auto zstd zstd:3 zstd:9 lz4 snappy none}"
 
 echo "machine: $(nproc) cores, $(uname -m)"

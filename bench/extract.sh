@@ -53,16 +53,7 @@
 # Generating the bags takes a few minutes the first time (the JPEG bag about
 # 1.5 minutes per GB: every frame is encoded); they are kept.
 set -euo pipefail
-[ -z "${BAGPIPE_BIN:-}" ] || BAGPIPE_BIN=$(realpath -e "$BAGPIPE_BIN")
-cd "$(dirname "$0")/.."
-out=${BENCH_DIR:-bench/out}
-mkdir -p "$out"
-if [ -n "${BAGPIPE_BIN:-}" ]; then
-  bin=$BAGPIPE_BIN
-else
-  cargo build --release --locked -q
-  bin=target/release/bagpipe
-fi
+source "$(dirname "$0")/lib.sh"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1)
 ros2=${BENCH_ROS2:-1}

@@ -17,6 +17,7 @@ Prints one line:
 
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,8 +58,6 @@ def main() -> None:
     compressors = {}
 
     def compress(data: bytes) -> int:
-        import threading
-
         c = compressors.setdefault(threading.get_ident(), zstandard.ZstdCompressor(level=level))
         return len(c.compress(data))
 

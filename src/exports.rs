@@ -510,12 +510,7 @@ fn clips_worth_compressing(
     let contents: Vec<_> = windows
         .iter()
         .step_by(step)
-        .filter_map(|w| {
-            bag.layout.units.iter().find(|u| {
-                meets(u, w.lo, w.hi)
-                    && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
-            })
-        })
+        .filter_map(|w| bag.layout.units.iter().find(|u| clip_reads(u, channels, w)))
         .filter_map(|u| bag.read_unit(u).ok())
         .collect();
     let messages: Vec<&[u8]> = contents
@@ -528,6 +523,16 @@ fn clips_worth_compressing(
         })
         .collect();
     worth_compressing(&messages)
+}
+
+/// Whether the clip of window `w` reads unit `u`: it meets the window and
+/// may hold a message of one of the clip's channels.
+fn clip_reads(
+    u: &extractor::container::Unit,
+    channels: &BTreeMap<u32, Selected>,
+    w: &ClipWindow,
+) -> bool {
+    meets(u, w.lo, w.hi) && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
 }
 
 /// Windows whose first unit is sampled to choose the clips' compression.
@@ -553,9 +558,11 @@ fn cut_clip(
         clip.write(*conn, *time, bytes)?;
     }
     clip.write_metadata("bagpipe.scene", w.metadata.clone())?;
-    let units = bag.layout.units.iter().filter(|u| {
-        meets(u, w.lo, w.hi) && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
-    });
+    let units = bag
+        .layout
+        .units
+        .iter()
+        .filter(|u| clip_reads(u, channels, w));
     for unit in units {
         // A unit that cannot be read was skipped, with a warning, by the
         // extraction too.
@@ -590,21 +597,13 @@ impl LatchedCache {
     /// first, until none left can hold a later one.
     fn latest_before(&mut self, bag: &Bag, conn: u32, lo: u64) -> Option<(u64, Vec<u8>)> {
         let units = &bag.layout.units;
-        let mut candidates: Vec<usize> = (0..units.len())
+        let candidates = (0..units.len())
             .filter(|&i| {
                 let u = &units[i];
                 u.may_hold(conn) && u.start_time_ns.is_none_or(|s| s < lo)
             })
             .collect();
-        // Latest end first; units of unknown time first of all.
-        candidates.sort_by_key(|&i| Reverse((units[i].end_time_ns.unwrap_or(u64::MAX), i)));
-        let mut best: Option<(u64, usize, Vec<u8>)> = None;
-        for i in candidates {
-            if let (Some((t, _, _)), Some(end)) = (&best, units[i].end_time_ns)
-                && end < *t
-            {
-                break;
-            }
+        let (time, unit, at) = latest_in_units(units, candidates, |i| {
             let messages = self.units.entry((i, conn)).or_insert_with(|| {
                 bag.read_unit(&units[i])
                     .map(|c| {
@@ -616,24 +615,44 @@ impl LatchedCache {
                     })
                     .unwrap_or_default()
             });
-            // The last of the latest time in this unit.
-            if let Some((t, bytes)) = messages
+            // The last of the latest time in this unit, by its position.
+            messages
                 .iter()
-                .filter(|(t, _)| *t < lo)
-                .max_by_key(|(t, _)| *t)
-                .and_then(|(t, _)| messages.iter().rev().find(|(u, _)| u == t))
-            {
-                let better = match &best {
-                    None => true,
-                    Some((bt, bi, _)) => (*t, i) > (*bt, *bi),
-                };
-                if better {
-                    best = Some((*t, i, bytes.clone()));
-                }
-            }
-        }
-        best.map(|(t, _, b)| (t, b))
+                .enumerate()
+                .filter(|(_, (t, _))| *t < lo)
+                .max_by_key(|(_, (t, _))| *t)
+                .map(|(at, (t, _))| (*t, at))
+        })?;
+        Some((time, self.units[&(unit, conn)][at].1.clone()))
     }
+}
+
+/// The latest of the messages `latest_in` finds in the units `candidates`
+/// (indexes into `units`), with the unit it is in: units are tried latest
+/// end first (those of unknown time first of all) until none left can
+/// hold a later message than the one found; among equal times the last in
+/// bag order wins. `latest_in(i)` gives unit `i`'s latest wanted message
+/// (the last of equal times), or `None`.
+fn latest_in_units<T>(
+    units: &[extractor::container::Unit],
+    mut candidates: Vec<usize>,
+    mut latest_in: impl FnMut(usize) -> Option<(u64, T)>,
+) -> Option<(u64, usize, T)> {
+    candidates.sort_by_key(|&i| Reverse((units[i].end_time_ns.unwrap_or(u64::MAX), i)));
+    let mut best: Option<(u64, usize, T)> = None;
+    for i in candidates {
+        if let (Some((t, _, _)), Some(end)) = (&best, units[i].end_time_ns)
+            && end < *t
+        {
+            break;
+        }
+        if let Some((t, found)) = latest_in(i)
+            && best.as_ref().is_none_or(|&(bt, bi, _)| (t, i) > (bt, bi))
+        {
+            best = Some((t, i, found));
+        }
+    }
+    best
 }
 
 /// The camera frame of a scene: the latest message of the camera table's
@@ -643,11 +662,8 @@ fn grab_frame(bag: &Bag, camera: &ExtractedTable, start: i64) -> Option<Result<F
     let start = u64::try_from(start).ok()?;
     let units = &bag.layout.units;
     let holds = |u: &extractor::container::Unit| camera.conns.iter().any(|&c| u.may_hold(c));
-    // Latest-ending units first (units of unknown time first of all), until
-    // none left can hold a later frame than the one found: the look-back
-    // is seconds of camera data, and one frame is wanted. Among equal
-    // times the last in bag order wins.
-    let mut before: Vec<usize> = (0..units.len())
+    // The look-back is seconds of camera data, and one frame is wanted.
+    let candidates = (0..units.len())
         .filter(|&i| {
             holds(&units[i])
                 && meets(
@@ -657,34 +673,18 @@ fn grab_frame(bag: &Bag, camera: &ExtractedTable, start: i64) -> Option<Result<F
                 )
         })
         .collect();
-    before.sort_by_key(|&i| Reverse((units[i].end_time_ns.unwrap_or(u64::MAX), i)));
-    let mut found: Option<(u64, usize, Vec<u8>)> = None;
-    for i in before {
-        if let (Some((t, _, _)), Some(end)) = (&found, units[i].end_time_ns)
-            && end < *t
-        {
-            break;
-        }
-        let Ok(c) = bag.read_unit(&units[i]) else {
-            continue;
-        };
-        let latest = c
-            .messages
+    let found = latest_in_units(units, candidates, |i| {
+        let c = bag.read_unit(&units[i]).ok()?;
+        c.messages
             .iter()
             .filter(|m| {
                 camera.conns.contains(&m.conn)
                     && m.time_ns <= start
                     && m.time_ns + FRAME_LOOKBACK_NS >= start
             })
-            .max_by_key(|m| m.time_ns); // the last of equal times
-        if let Some(m) = latest
-            && found
-                .as_ref()
-                .is_none_or(|&(t, j, _)| (m.time_ns, i) > (t, j))
-        {
-            found = Some((m.time_ns, i, c.data[m.range.clone()].to_vec()));
-        }
-    }
+            .max_by_key(|m| m.time_ns) // the last of equal times
+            .map(|m| (m.time_ns, c.data[m.range.clone()].to_vec()))
+    });
     let mut best: Option<(u64, Vec<u8>)> = found.map(|(t, _, bytes)| (t, bytes));
     if best.is_none() {
         'after: for u in units
