@@ -41,6 +41,17 @@ pub enum Error {
     /// Message bytes that do not decode to exactly their length.
     #[error("{reason}")]
     Decode { reason: String },
+    /// A unit holds a message outside the time range the index gives it:
+    /// the bag cannot be extracted in time slices (run it as one item).
+    #[error(
+        "{unit} holds a message at {time_ns} ns, outside the time range [{start}, {end}] its index entry claims; the bag cannot be extracted in slices: run it as one item"
+    )]
+    IndexLies {
+        unit: String,
+        time_ns: u64,
+        start: u64,
+        end: u64,
+    },
     /// The sink that receives decoded rows failed (a write to the lake).
     #[error("writing table {table}: {source}")]
     Sink {

@@ -59,7 +59,7 @@ pub struct ExtractPlan {
 }
 
 /// Messages of one connection that could not be decoded.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DecodeFailures {
     pub count: u64,
     pub first_reason: String,
@@ -67,7 +67,7 @@ pub struct DecodeFailures {
 
 /// What an extraction read and wrote; warnings are data, the caller turns
 /// them into catalogue entries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExtractReport {
     /// Messages read from intact chunks, whatever was extracted.
     pub message_count: u64,
@@ -94,6 +94,47 @@ pub struct ExtractReport {
     pub uncompressed_bytes: u64,
 }
 
+/// The part of a bag one work item extracts: the messages whose log time
+/// is in `[from, to)`, read from the units that may hold them.
+///
+/// Facts about a unit as a whole (skipped, messages of unknown
+/// connections or unreadable, bytes decompressed) are reported by its
+/// *home* item only, so that reports of items that share a boundary unit
+/// add up to the whole bag's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Slice {
+    /// Indices into the layout's units, in bag order: those read.
+    pub units: Vec<usize>,
+    /// Indices of the units this item reports whole-unit facts for.
+    pub home: std::ops::Range<usize>,
+    /// The first log time kept; `None`: from the start.
+    pub from: Option<u64>,
+    /// The first log time no longer kept; `None`: to the end.
+    pub to: Option<u64>,
+}
+
+impl Slice {
+    /// The whole bag: every unit, every message.
+    pub fn whole(bag: &Bag) -> Slice {
+        let n = bag.layout.units.len();
+        Slice {
+            units: (0..n).collect(),
+            home: 0..n,
+            from: None,
+            to: None,
+        }
+    }
+
+    /// Whether a message at `time` belongs to this slice.
+    pub fn keeps(&self, time: u64) -> bool {
+        self.from.is_none_or(|f| time >= f) && self.to.is_none_or(|t| time < t)
+    }
+
+    fn bounded(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+}
+
 /// Extracts every unit of `bag` into `sink` per `plan`. `progress` is
 /// called with the bytes read of each unit done.
 pub fn extract(
@@ -102,7 +143,32 @@ pub fn extract(
     sink: &mut dyn TableSink,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ExtractReport> {
-    let units = &bag.layout.units;
+    extract_slice(bag, plan, &Slice::whole(bag), sink, progress)
+}
+
+/// Extracts one [`Slice`] of `bag` into `sink` per `plan`: rows in log-time
+/// order (ties in bag order) within the slice, so the slices of a bag, one
+/// after the other, give the whole bag's rows in the whole bag's order.
+pub fn extract_slice(
+    bag: &Bag,
+    plan: &ExtractPlan,
+    slice: &Slice,
+    sink: &mut dyn TableSink,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ExtractReport> {
+    let whole = slice.units.len() == bag.layout.units.len();
+    let picked: Vec<Unit>;
+    let units: &[Unit] = if whole {
+        &bag.layout.units
+    } else {
+        picked = slice
+            .units
+            .iter()
+            .map(|&i| bag.layout.units[i].clone())
+            .collect();
+        &picked
+    };
+    let home: Vec<bool> = slice.units.iter().map(|i| slice.home.contains(i)).collect();
     let mut state = Merger::new(plan, units);
     let windows = windows(units);
     let mut ready: Option<Vec<ChunkOutput>> = None;
@@ -123,7 +189,8 @@ pub fn extract(
                     .par_iter()
                     .enumerate()
                     .map(|(i, unit)| {
-                        let out = decode_unit(bag, unit, range.start + i, plan);
+                        let index = range.start + i;
+                        let out = decode_unit(bag, unit, index, home[index], slice, plan);
                         progress(unit.read_len);
                         out
                     })
@@ -167,6 +234,8 @@ fn windows(units: &[Unit]) -> Vec<std::ops::Range<usize>> {
 /// The decoded contents of one unit.
 struct ChunkOutput {
     index: usize,
+    /// Whether the slice reports this unit's whole-unit facts.
+    home: bool,
     /// The unit as warnings name it.
     name: String,
     outcome: std::result::Result<DecodedChunk, Error>,
@@ -187,17 +256,47 @@ struct DecodedChunk {
     uncompressed: u64,
 }
 
-/// Reads, decompresses and decodes one unit. Runs on the rayon pool.
-fn decode_unit(bag: &Bag, unit: &Unit, index: usize, plan: &ExtractPlan) -> ChunkOutput {
+/// Reads, decompresses and decodes one unit, keeping the messages of
+/// `slice`. Runs on the rayon pool.
+fn decode_unit(
+    bag: &Bag,
+    unit: &Unit,
+    index: usize,
+    home: bool,
+    slice: &Slice,
+    plan: &ExtractPlan,
+) -> ChunkOutput {
     let name = unit.describe(&bag.layout);
-    let outcome = bag.read_unit(unit).map(|contents| {
-        let mut out = DecodedChunk {
-            uncompressed: contents.data.len() as u64,
-            unknown: contents.unknown,
-            partial: contents.warning.map(|w| bag.layout.in_file(unit.file, w)),
-            ..DecodedChunk::default()
+    let outcome = bag.read_unit(unit).and_then(|contents| {
+        // A slice trusts the index's time range of each unit: a message
+        // outside it could belong to a window whose item never reads this
+        // unit, and be lost.
+        if slice.bounded()
+            && let (Some(start), Some(end)) = (unit.start_time_ns, unit.end_time_ns)
+            && let Some(stray) = contents
+                .messages
+                .iter()
+                .find(|m| m.time_ns < start || m.time_ns > end)
+        {
+            return Err(Error::IndexLies {
+                unit: name.clone(),
+                time_ns: stray.time_ns,
+                start,
+                end,
+            });
+        }
+        let mut out = DecodedChunk::default();
+        if home {
+            out.uncompressed = contents.data.len() as u64;
+            out.unknown = contents.unknown;
+            out.partial = contents.warning.map(|w| bag.layout.in_file(unit.file, w));
+        }
+        let unreadable = if home {
+            contents.unreadable
+        } else {
+            BTreeMap::new()
         };
-        for (conn, (count, reason)) in contents.unreadable {
+        for (conn, (count, reason)) in unreadable {
             let f = out.failures.entry(conn).or_default();
             if f.count == 0 {
                 f.first_reason = reason;
@@ -208,6 +307,9 @@ fn decode_unit(bag: &Bag, unit: &Unit, index: usize, plan: &ExtractPlan) -> Chun
         }
         let mut decoders: HashMap<usize, MessageDecoder> = HashMap::new();
         for msg in &contents.messages {
+            if !slice.keeps(msg.time_ns) {
+                continue;
+            }
             out.message_count += 1;
             *out.per_conn.entry(msg.conn).or_default() += 1;
             out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
@@ -239,10 +341,11 @@ fn decode_unit(bag: &Bag, unit: &Unit, index: usize, plan: &ExtractPlan) -> Chun
             }
             out.batches.push((table, sort_by_time(decoder.finish())));
         }
-        out
+        Ok(out)
     });
     ChunkOutput {
         index,
+        home,
         name,
         outcome,
     }
@@ -308,6 +411,10 @@ impl Merger {
         for out in outputs {
             let watermark = self.suffix_min[out.index + 1];
             match out.outcome {
+                // A lying index fails the slice: its messages may be lost.
+                Err(e @ Error::IndexLies { .. }) => return Err(e),
+                // A unit skipped whole is reported by its home item.
+                Err(_) if !out.home => {}
                 Err(e) => {
                     let reason = match e {
                         Error::Chunk { reason, .. } => reason,

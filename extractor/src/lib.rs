@@ -23,6 +23,7 @@ pub mod decode;
 pub mod definition;
 pub mod error;
 pub mod extract;
+pub mod slices;
 pub mod source;
 pub mod testing;
 
