@@ -118,7 +118,9 @@ pub trait ItemStore: Send + Sync {
     /// Creates or replaces one item.
     fn put(&self, item: Item) -> io::Result<()>;
     /// Creates or replaces one item unless an item with its key exists
-    /// whose `owner` attribute differs from the new item's: then nothing is
+    /// whose `owner` attribute differs from the new item's, or that holds
+    /// a live lease of another run (its [`LEASE_UNTIL`] is later than now
+    /// and its [`RUN_ID`] differs from the new item's): then nothing is
     /// written and that item is returned. One conditional write, so two
     /// concurrent runs cannot both claim a key.
     fn put_if_owner(&self, item: Item, owner: &str) -> io::Result<Option<Item>>;
@@ -267,7 +269,7 @@ impl JsonlStore {
         let key = key_of(&item, self.partition_key, self.sort_key)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if let (Some(owner), Some(existing)) = (owner, items.get(&key))
-            && existing.get(owner) != item.get(owner)
+            && (existing.get(owner) != item.get(owner) || leased_to_another(existing, &item))
         {
             return Ok(Some(existing.clone()));
         }
@@ -279,9 +281,20 @@ impl JsonlStore {
     }
 }
 
+/// Whether `existing` holds a live lease of a run other than `item`'s.
+pub fn leased_to_another(existing: &Item, item: &Item) -> bool {
+    let until = match existing.get(LEASE_UNTIL) {
+        Some(Attr::N(n)) => n.parse::<u64>().unwrap_or(0),
+        _ => return false,
+    };
+    until > now_ms() && existing.get(RUN_ID) != item.get(RUN_ID)
+}
+
 /// Status of a bag in the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// From plan to finish: work items are extracting the bag.
+    Extracting,
     Extracted,
     Synchronized,
     Done,
@@ -292,6 +305,7 @@ impl Status {
     /// The value stored in the catalogue.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Extracting => "EXTRACTING",
             Status::Extracted => "EXTRACTED",
             Status::Synchronized => "SYNCHRONIZED",
             Status::Done => "DONE",
@@ -372,6 +386,30 @@ pub struct BagRecord {
     pub error: Option<String>,
     /// The URL of the bag's report, once written.
     pub report_url: Option<String>,
+    /// The run that writes the item, and while it extracts, its lease.
+    pub run: Option<RunInfo>,
+}
+
+/// The run of a bag the catalogue item belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// Work items the bag was cut into (1: extracted in one piece).
+    pub work_items: usize,
+    /// While the run holds the bag: until when (ms since the Unix epoch).
+    /// Another run of the bag is refused (retryably) until then.
+    pub lease_until_ms: Option<u64>,
+}
+
+/// Attributes of the run lease (see [`ItemStore::put_if_owner`]).
+pub const RUN_ID: &str = "run_id";
+pub const LEASE_UNTIL: &str = "lease_until";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl BagRecord {
@@ -434,6 +472,13 @@ impl BagRecord {
         );
         if let Some(e) = &self.error {
             item.insert("error".into(), Attr::s(capped(e, MAX_ERROR_LEN)));
+        }
+        if let Some(run) = &self.run {
+            item.insert(RUN_ID.into(), Attr::s(&run.run_id));
+            item.insert("work_items".into(), Attr::n(run.work_items));
+            if let Some(t) = run.lease_until_ms {
+                item.insert(LEASE_UNTIL.into(), Attr::n(t));
+            }
         }
         item.insert("updated_at".into(), Attr::s(now_iso8601()));
         item
@@ -597,6 +642,7 @@ mod tests {
                 })
                 .collect(),
             status: Status::Done,
+            run: None,
             warnings: (0..warnings).map(|i| format!("warning {i}")).collect(),
             error: None,
             report_url: None,

@@ -255,10 +255,24 @@ impl ItemStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(&item)))
-            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#owner = :owner AND (attribute_not_exists(#lease) OR #lease <= :now OR #run = :run))",
+            )
             .expression_attribute_names("#pk", self.partition_key)
             .expression_attribute_names("#owner", owner)
+            .expression_attribute_names("#lease", crate::catalog::LEASE_UNTIL)
+            .expression_attribute_names("#run", crate::catalog::RUN_ID)
             .expression_attribute_values(":owner", owner_value)
+            .expression_attribute_values(":now", AttributeValue::N(crate::catalog::now_ms().to_string()))
+            .expression_attribute_values(
+                ":run",
+                AttributeValue::S(
+                    item.get(crate::catalog::RUN_ID)
+                        .and_then(Attr::as_s)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+            )
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         match block_on(request.send()) {
             Ok(_) => Ok(None),

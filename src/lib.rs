@@ -26,6 +26,7 @@ pub mod naming;
 pub mod outputs;
 pub mod pipeline;
 pub mod registry;
+pub mod runs;
 #[cfg(feature = "aws")]
 pub mod s3;
 #[cfg(not(feature = "aws"))]

@@ -33,6 +33,35 @@ struct Cli {
     command: Command,
 }
 
+/// Compressed bytes of a bag per work item, by default.
+const DEFAULT_ITEM_BYTES: u64 = 2 << 30;
+
+/// Where a run writes, and how it runs: shared by run, plan, work, finish.
+#[derive(clap::Args, Debug, Clone)]
+struct Outputs {
+    /// TOML configuration (every key optional; see
+    /// docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output root: a local directory (plain path or file://) or
+    /// s3://bucket/prefix.
+    #[arg(long, value_name = "ROOT")]
+    out: String,
+    /// DynamoDB table for the scene records (partition key bag_file,
+    /// sort key scene_id); default: the local store in the lake.
+    #[arg(long, value_name = "NAME")]
+    scenes_table: Option<String>,
+    /// DynamoDB table for the bag catalogue (partition key bag_file);
+    /// default: the local store in the lake.
+    #[arg(long, value_name = "NAME")]
+    bags_table: Option<String>,
+    /// Glue database to register each table the run writes in (created
+    /// if absent, new columns added) with the bag's partition, so
+    /// Athena sees it at once; default: none (see athena-ddl).
+    #[arg(long, value_name = "NAME")]
+    glue_database: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the pipeline on bags and write the lake.
@@ -62,33 +91,71 @@ enum Command {
     ///
     /// Example: bagpipe run --config sample-bags/bagpipe.toml --out lake sample-bags
     Run {
-        /// TOML configuration (every key optional; see
-        /// docs/configuration.md).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Output root: a local directory (plain path or file://) or
-        /// s3://bucket/prefix.
-        #[arg(long, value_name = "ROOT")]
-        out: String,
+        #[command(flatten)]
+        outputs: Outputs,
         /// Bag files, directories of bags, s3://bucket/key or s3://bucket/prefix/.
         #[arg(value_name = "INPUT", required = true)]
         inputs: Vec<String>,
-        /// DynamoDB table for the scene records (partition key bag_file,
-        /// sort key scene_id); default: the local store in the lake.
-        #[arg(long, value_name = "NAME")]
-        scenes_table: Option<String>,
-        /// DynamoDB table for the bag catalogue (partition key bag_file);
-        /// default: the local store in the lake.
-        #[arg(long, value_name = "NAME")]
-        bags_table: Option<String>,
-        /// Glue database to register each table the run writes in (created
-        /// if absent, new columns added) with the bag's partition, so
-        /// Athena sees it at once; default: none (see athena-ddl).
-        #[arg(long, value_name = "NAME")]
-        glue_database: Option<String>,
         /// Print no progress bars.
         #[arg(long, short)]
         quiet: bool,
+        /// Extract each bag with N worker processes at once: plan, N
+        /// concurrent `bagpipe work` processes over the plan's items, then
+        /// finish (the same steps the state machine runs on AWS). Default:
+        /// one process, the bag in one item.
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+        /// With --workers: compressed bytes of the bag per work item
+        /// (about; at most 998 items).
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ITEM_BYTES)]
+        item_bytes: u64,
+    },
+    /// Plan a run of one bag cut into work items (the first of the three
+    /// steps `run --workers` and the state machine drive).
+    ///
+    /// Reads only the bag's header and index, claims its tables, cuts it
+    /// into log-time windows of about --item-bytes compressed bytes (a bag
+    /// that cannot be cut is one item), marks its catalogue item
+    /// EXTRACTING, and writes the run's state under
+    /// `_runs/<bag_file>/<run_id>/`. Prints the run as JSON: run, work_items,
+    /// items_key (the items list, one element per item).
+    Plan {
+        #[command(flatten)]
+        outputs: Outputs,
+        /// The bag: a file, a rosbag2 directory or s3://bucket/key.
+        #[arg(value_name = "BAG")]
+        bag: String,
+        /// Compressed bytes of the bag per work item (about).
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ITEM_BYTES)]
+        item_bytes: u64,
+    },
+    /// Extract one work item of a planned run into its own part files,
+    /// then write its report (running an item again writes the same files).
+    Work {
+        #[command(flatten)]
+        outputs: Outputs,
+        /// The bag the run planned.
+        #[arg(value_name = "BAG")]
+        bag: String,
+        /// The run id `plan` printed.
+        #[arg(long, value_name = "RUN_ID")]
+        run: String,
+        /// The item's number, from 0.
+        #[arg(long, value_name = "K")]
+        item: usize,
+    },
+    /// Finish a planned run: requires every item's report, merges them into
+    /// the catalogue item, removes stale files, rewrites small tables,
+    /// then synchronizes, finds scenes, exports and registers as `run` does.
+    Finish {
+        #[command(flatten)]
+        outputs: Outputs,
+        /// The bag the run planned.
+        #[arg(value_name = "BAG")]
+        bag: String,
+        /// The run id `plan` printed.
+        #[arg(long, value_name = "RUN_ID")]
+        run: String,
     },
     /// List the scene records of a lake's local scene store (a local
     /// directory or s3://bucket/prefix), each with its MCAP clip.
@@ -189,24 +256,24 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run {
-            config,
-            out,
+            outputs,
             inputs,
             quiet,
-            scenes_table,
-            bags_table,
-            glue_database,
-        } => run(
-            config,
-            &out,
-            &inputs,
-            quiet,
-            Tables {
-                scenes: scenes_table,
-                bags: bags_table,
-                glue_database,
-            },
-        ),
+            workers,
+            item_bytes,
+        } => run(&outputs, &inputs, quiet, workers.map(|n| (n, item_bytes))),
+        Command::Plan {
+            outputs,
+            bag,
+            item_bytes,
+        } => plan(&outputs, &bag, item_bytes),
+        Command::Work {
+            outputs,
+            bag,
+            run,
+            item,
+        } => work(&outputs, &bag, &run, item),
+        Command::Finish { outputs, bag, run } => finish(&outputs, &bag, &run),
         Command::Scenes { lake, bag } => {
             list_scenes(&lake, bag.as_deref()).map(|()| ExitCode::SUCCESS)
         }
@@ -243,31 +310,27 @@ fn lake_at(root: &str) -> Result<Arc<dyn bagpipe::lake::Lake>> {
     })
 }
 
-fn run(
-    config: Option<PathBuf>,
-    out: &str,
-    inputs: &[String],
-    quiet: bool,
-    tables: Tables,
-) -> Result<ExitCode> {
-    let config = match config {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
-            let mut config = Config::from_toml(&text)
-                .map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
-            // msg_paths are relative to the configuration file.
-            let base = path.parent().unwrap_or(std::path::Path::new(""));
-            for dir in &mut config.extract.msg_paths {
-                if dir.is_relative() {
-                    *dir = base.join(&*dir);
-                }
-            }
-            config
-        }
-        None => Config::default(),
+/// The configuration a `--config` names, or the defaults.
+fn load_config(config: Option<&PathBuf>) -> Result<Config> {
+    let Some(path) = config else {
+        return Ok(Config::default());
     };
-    needs_aws(out, inputs, &tables)?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
+    let mut config =
+        Config::from_toml(&text).map_err(|e| usage(format!("--config {}: {e}", path.display())))?;
+    // msg_paths are relative to the configuration file.
+    let base = path.parent().unwrap_or(std::path::Path::new(""));
+    for dir in &mut config.extract.msg_paths {
+        if dir.is_relative() {
+            *dir = base.join(&*dir);
+        }
+    }
+    Ok(config)
+}
+
+/// The bags the inputs name; none is a usage error.
+fn sources_of(inputs: &[String]) -> Result<Vec<Source>> {
     let mut sources: Vec<Source> = Vec::new();
     for input in inputs {
         if input.contains("://") && !input.starts_with("s3://") && !input.starts_with("file://") {
@@ -288,26 +351,168 @@ fn run(
         }
         sources.extend(found);
     }
-    let lake = lake_at(out)?;
+    Ok(sources)
+}
+
+/// The one bag a step names.
+fn one_source(bag: &str) -> Result<Source> {
+    let mut sources = sources_of(&[bag.to_string()])?;
+    if sources.len() != 1 {
+        return Err(usage(format!(
+            "{bag}: names {} bags; plan, work and finish take one",
+            sources.len()
+        )));
+    }
+    Ok(sources.remove(0))
+}
+
+/// The context of a run writing to `outputs`.
+fn context(outputs: &Outputs, inputs: &[String], quiet: bool) -> Result<Context> {
+    let config = load_config(outputs.config.as_ref())?;
+    let tables = Tables {
+        scenes: outputs.scenes_table.clone(),
+        bags: outputs.bags_table.clone(),
+        glue_database: outputs.glue_database.clone(),
+    };
+    needs_aws(&outputs.out, inputs, &tables)?;
+    let lake = lake_at(&outputs.out)?;
     let stores = open_stores(&lake, tables.bags.as_deref(), tables.scenes.as_deref())?;
-    let glue_database = tables.glue_database;
     let bars = MultiProgress::new();
-    let ctx = Context {
+    Ok(Context {
         lake,
         bags: stores.bags,
         scenes: stores.scenes,
-        tables: glue_database.map(|db| glue_catalog(&db)).transpose()?,
+        tables: tables
+            .glue_database
+            .map(|db| glue_catalog(&db))
+            .transpose()?,
         config,
         progress: Box::new(move |name, total| progress_bar(&bars, name, total, quiet)),
-    };
-    let outcomes = pipeline::run(&ctx, &sources);
-    print_summary(&outcomes);
-    let failed = outcomes.iter().any(|o| o.status == Status::Failed);
-    Ok(if failed {
+    })
+}
+
+fn exit_code(outcomes: &[BagOutcome]) -> ExitCode {
+    if outcomes.iter().any(|o| o.status == Status::Failed) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+fn run(
+    outputs: &Outputs,
+    inputs: &[String],
+    quiet: bool,
+    workers: Option<(usize, u64)>,
+) -> Result<ExitCode> {
+    let sources = sources_of(inputs)?;
+    let ctx = context(outputs, inputs, quiet)?;
+    let outcomes = match workers {
+        None => pipeline::run(&ctx, &sources),
+        Some((0, _)) => return Err(usage("--workers: at least 1")),
+        Some((n, item_bytes)) => sources
+            .iter()
+            .map(|source| run_with_workers(&ctx, outputs, source, n, item_bytes))
+            .collect(),
+    };
+    print_summary(&outcomes);
+    Ok(exit_code(&outcomes))
+}
+
+/// Plan, `workers` concurrent `bagpipe work` processes over the items,
+/// finish: one bag, as the state machine runs it on AWS.
+fn run_with_workers(
+    ctx: &Context,
+    outputs: &Outputs,
+    source: &Source,
+    workers: usize,
+    item_bytes: u64,
+) -> BagOutcome {
+    let run = match pipeline::plan(ctx, source, item_bytes) {
+        Ok(run) => run,
+        // Refused (another run holds the bag, another source owns its
+        // name): nothing written. Otherwise the bag is marked failed.
+        Err(failure) if failure.retryable => {
+            return BagOutcome::failed(source.bag_file(), source, failure);
+        }
+        Err(failure) => return pipeline::fail(ctx, source, None, &failure.message),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return pipeline::fail(ctx, source, Some(&run.run_id), &e.to_string()),
+    };
+    let pending: std::sync::Mutex<Vec<usize>> =
+        std::sync::Mutex::new((0..run.items.len()).rev().collect());
+    let failed: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(run.items.len()) {
+            scope.spawn(|| {
+                while let Some(k) = pending.lock().expect("lock").pop() {
+                    let mut cmd = std::process::Command::new(&exe);
+                    cmd.arg("work").arg("--out").arg(&outputs.out);
+                    if let Some(config) = &outputs.config {
+                        cmd.arg("--config").arg(config);
+                    }
+                    cmd.args(["--run", &run.run_id, "--item", &k.to_string()])
+                        .arg(&source.url)
+                        .stdout(std::process::Stdio::null());
+                    match cmd.status() {
+                        Ok(status) if status.success() => {}
+                        Ok(status) => failed
+                            .lock()
+                            .expect("lock")
+                            .push(format!("item {k} ({status})")),
+                        Err(e) => failed.lock().expect("lock").push(format!("item {k} ({e})")),
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().expect("lock");
+    if !failed.is_empty() {
+        tracing::warn!(bag = %run.bag_file, items = %failed.join(", "), "work items failed");
+    }
+    // Finish names any item without a report.
+    pipeline::finish(ctx, source, &run.run_id)
+}
+
+fn plan(outputs: &Outputs, bag: &str, item_bytes: u64) -> Result<ExitCode> {
+    let source = one_source(bag)?;
+    let ctx = context(outputs, &[bag.to_string()], true)?;
+    match pipeline::plan(&ctx, &source, item_bytes) {
+        Ok(run) => {
+            let items = bagpipe::runs::items_path(&run.bag_file, &run.run_id);
+            emit(&format!(
+                "{}\n",
+                serde_json::json!({
+                    "run": run.run_id,
+                    "bag_file": run.bag_file,
+                    "work_items": run.items.len(),
+                    "items_key": ctx.lake.url(&items),
+                    "whole_because": run.whole_because,
+                    "amplification": run.amplification,
+                })
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => Err(anyhow::anyhow!("{}: {}", source.url, failure.message)),
+    }
+}
+
+fn work(outputs: &Outputs, bag: &str, run: &str, item: usize) -> Result<ExitCode> {
+    let source = one_source(bag)?;
+    let ctx = context(outputs, &[bag.to_string()], true)?;
+    pipeline::work(&ctx, &source, run, item)
+        .map_err(|failure| anyhow::anyhow!("{}: item {item}: {}", source.url, failure.message))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish(outputs: &Outputs, bag: &str, run: &str) -> Result<ExitCode> {
+    let source = one_source(bag)?;
+    let ctx = context(outputs, &[bag.to_string()], true)?;
+    let outcomes = vec![pipeline::finish(&ctx, &source, run)];
+    print_summary(&outcomes);
+    Ok(exit_code(&outcomes))
 }
 
 /// In a build without AWS support, anything on AWS is a usage error before

@@ -14,11 +14,12 @@ use extractor::container::{Bag, Connection};
 use extractor::decode::Layout;
 use extractor::definition::builtin::Definitions;
 use extractor::definition::resolve::{self, Version};
-use extractor::extract::{self, ExtractPlan, ExtractReport, TablePlan};
+use extractor::extract::{self, ExtractPlan, ExtractReport, Slice, TablePlan};
 
 use crate::athena::{self, TableCatalog, TableDef};
 use crate::catalog::{
-    Attr, BagRecord, ItemStore, Status, TopicRecord, TopicVariant, catalog_path, fit_item,
+    Attr, BagRecord, ItemStore, LEASE_UNTIL, RUN_ID, RunInfo, Status, TopicRecord, TopicVariant,
+    catalog_path, fit_item, now_ms,
 };
 use crate::config::Config;
 use crate::exports;
@@ -28,6 +29,7 @@ pub use crate::input::{Source, inputs, local_inputs};
 use crate::lake::Lake;
 use crate::naming::{md5_prefix_of, table_name};
 use crate::registry::{Registry, suffixed};
+use crate::runs::{self, ItemReport, RunPlan};
 use crate::stages::{self, ExtractedTable};
 use crate::writer::{PartitionWriter, partition_dir, remove_stale};
 
@@ -100,7 +102,8 @@ pub struct StageReport {
 }
 
 impl BagOutcome {
-    fn failed(bag_file: String, source: &Source, failure: Failure) -> BagOutcome {
+    /// A bag refused or failed before anything of it was written.
+    pub fn failed(bag_file: String, source: &Source, failure: Failure) -> BagOutcome {
         BagOutcome {
             bag_file,
             source: source.url.clone(),
@@ -281,7 +284,8 @@ fn prepare(
     }
 }
 
-/// Runs every stage on one bag and records it in the catalogue.
+/// Runs every stage on one bag in this process, as plan, one work item
+/// and finish, and records it in the catalogue.
 fn run_bag(
     ctx: &Context,
     source: &Source,
@@ -292,9 +296,71 @@ fn run_bag(
         Ok(ready) => ready.started,
         Err(n) => n.started,
     };
-    let name = source.bag_file();
-    let mut record = BagRecord {
-        bag_file: name.clone(),
+    let mut record = new_record(source);
+    let mut outcome = new_outcome(source);
+    let mut parts = ReportParts::default();
+    let result = match prepared {
+        Ok(ready) => {
+            // Plan: the whole bag, one item.
+            let run = RunPlan {
+                run_id: runs::new_run_id(),
+                bag_file: record.bag_file.clone(),
+                source_url: source.url.clone(),
+                size_bytes: ready.bag.layout.size_bytes(),
+                units: ready.bag.layout.units.len(),
+                names: ready.names.clone(),
+                items: vec![Slice::whole(&ready.bag)],
+                whole_because: None,
+                amplification: 1.0,
+            };
+            describe_bag(source, &ready.bag, &mut record);
+            // Refused (another source's bag_file, another run's lease):
+            // nothing of this run is written.
+            if let Err(failure) = begin(ctx, source, &run, &mut record) {
+                let mut outcome = BagOutcome::failed(record.bag_file, source, failure);
+                outcome.elapsed = started.elapsed();
+                return outcome;
+            }
+            // Work: the one item.
+            work_item_progress(ctx, &ready, &run)
+                // Finish: the item's files become the bag's tables, then the
+                // other stages.
+                .and_then(|report| {
+                    finish_stages(
+                        ctx,
+                        source,
+                        ready,
+                        &run,
+                        vec![report],
+                        definitions,
+                        &mut record,
+                        &mut outcome,
+                        &mut parts,
+                    )
+                })
+        }
+        Err(n) => {
+            record.size_bytes = n.size;
+            Err(n.failure)
+        }
+    };
+    conclude(ctx, source, started, record, outcome, parts, result)
+}
+
+/// Work on the one item of a single run, with the bag's progress.
+fn work_item_progress(ctx: &Context, ready: &Ready, run: &RunPlan) -> Result<ItemReport, Failure> {
+    let progress = (ctx.progress)(&run.bag_file, item_bytes(&ready.bag, run, 0));
+    let report = work_item(ctx, &ready.bag, &ready.plan, run, 0, &|n| {
+        progress.advance(n)
+    });
+    progress.finish();
+    report
+}
+
+/// A catalogue item for `source` before anything is known of the bag.
+fn new_record(source: &Source) -> BagRecord {
+    BagRecord {
+        bag_file: source.bag_file(),
         source_url: source.url.clone(),
         format: None,
         storage_files: Vec::new(),
@@ -308,9 +374,13 @@ fn run_bag(
         warnings: Vec::new(),
         error: None,
         report_url: None,
-    };
-    let mut outcome = BagOutcome {
-        bag_file: name.clone(),
+        run: None,
+    }
+}
+
+fn new_outcome(source: &Source) -> BagOutcome {
+    BagOutcome {
+        bag_file: source.bag_file(),
         source: source.url.clone(),
         status: Status::Failed,
         message_count: 0,
@@ -325,23 +395,20 @@ fn run_bag(
         bytes: 0,
         elapsed: Duration::ZERO,
         stages: Vec::new(),
-    };
-    let mut parts = ReportParts::default();
-    let result = match prepared {
-        Ok(ready) => run_stages(
-            ctx,
-            source,
-            ready,
-            definitions,
-            &mut record,
-            &mut outcome,
-            &mut parts,
-        ),
-        Err(n) => {
-            record.size_bytes = n.size;
-            Err(n.failure)
-        }
-    };
+    }
+}
+
+/// Ends a bag's run: `DONE` or `FAILED` with its error, the report, the
+/// catalogue item (the run's lease released).
+fn conclude(
+    ctx: &Context,
+    source: &Source,
+    started: Instant,
+    mut record: BagRecord,
+    mut outcome: BagOutcome,
+    parts: ReportParts,
+    result: Result<(), Failure>,
+) -> BagOutcome {
     outcome.message_count = record.message_count;
     outcome.topics = record.topics.len();
     outcome.bytes = record.size_bytes;
@@ -352,6 +419,9 @@ fn run_bag(
             record.error = Some(e.message);
             outcome.retryable = e.retryable;
         }
+    }
+    if let Some(run) = &mut record.run {
+        run.lease_until_ms = None;
     }
     if !ctx.config.export.report {
         // A re-run without reports leaves none of an earlier run's.
@@ -384,6 +454,323 @@ fn run_bag(
     outcome
 }
 
+/// What the bag's layout tells the catalogue item.
+fn describe_bag(source: &Source, bag: &Bag, record: &mut BagRecord) {
+    let layout = &bag.layout;
+    record.size_bytes = layout.size_bytes();
+    record.format = Some(layout.format.as_str().to_string());
+    if source.is_directory() {
+        record.storage_files = layout
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.size_bytes))
+            .collect();
+    }
+    record.ros_distro = layout.ros_distro.clone();
+    record
+        .warnings
+        .extend(layout.warnings.iter().map(|w| w.message.clone()));
+}
+
+/// The plan's catalogue item: `EXTRACTING`, with the run, and for a bag
+/// cut into several items the run's lease, so another run of the bag is
+/// refused until this one ends.
+fn begin(
+    ctx: &Context,
+    source: &Source,
+    run: &RunPlan,
+    record: &mut BagRecord,
+) -> Result<(), Failure> {
+    record.status = Status::Extracting;
+    record.run = Some(RunInfo {
+        run_id: run.run_id.clone(),
+        work_items: run.items.len(),
+        lease_until_ms: (run.items.len() > 1).then(|| now_ms() + runs::LEASE_MS),
+    });
+    put_record(ctx, source, record)
+}
+
+/// Compressed bytes item `k` reads.
+fn item_bytes(bag: &Bag, run: &RunPlan, k: usize) -> u64 {
+    run.items[k]
+        .units
+        .iter()
+        .map(|&u| bag.layout.units[u].read_len)
+        .sum()
+}
+
+/// The work step: extracts item `k` of the run into part files of its own
+/// block of numbers.
+fn work_item(
+    ctx: &Context,
+    bag: &Bag,
+    plan: &ExtractPlan,
+    run: &RunPlan,
+    k: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ItemReport, Failure> {
+    let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            (
+                partition_dir(&format!("{TOPICS_DIR}/{}", t.name), &run.bag_file),
+                t.layout.schema().clone(),
+            )
+        })
+        .collect();
+    let mut writer = PartitionWriter::new(ctx.lake.as_ref(), table_dirs)
+        .with_codec(ctx.config.extract.codec())
+        .with_first_part(run.first_part(k));
+    let report = extract::extract_slice(bag, plan, &run.items[k], &mut writer, progress)
+        .map_err(|e| extractor_failure(&run.source_url, &e))?;
+    let files = writer
+        .finish()
+        .map_err(|e| Failure::io("writing the topic tables", &e))?;
+    if run.items.len() > 1
+        && let Some(i) = files
+            .iter()
+            .position(|f| f.len() > runs::PARTS_PER_ITEM as usize)
+    {
+        return Err(Failure::permanent(format!(
+            "work item {k} wrote {} parts of table {}, more than its block of {}: plan smaller items",
+            files[i].len(),
+            plan.tables[i].name,
+            runs::PARTS_PER_ITEM
+        )));
+    }
+    Ok(ItemReport {
+        item: k,
+        run_id: run.run_id.clone(),
+        report,
+        files,
+    })
+}
+
+/// The plan step of a bag run by many workers: reads only the bag's
+/// layout (its index), chooses and claims its tables, cuts it into items
+/// of about `item_bytes`, marks the catalogue item `EXTRACTING` with the
+/// run's lease, and writes the run's state under `_runs/`.
+pub fn plan(ctx: &Context, source: &Source, item_bytes: u64) -> Result<RunPlan, Failure> {
+    let name = source.bag_file();
+    if let Some(item) = ctx
+        .bags
+        .get(&name, None)
+        .map_err(|e| Failure::io("reading the bag catalogue", &e))?
+    {
+        let owner = item.get("source_url").and_then(Attr::as_s).unwrap_or("");
+        if owner != source.url {
+            return Err(conflict(&name, source, owner));
+        }
+    }
+    let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
+    let registry = Registry::new(ctx.lake.as_ref());
+    let ready = prepare(
+        ctx,
+        source,
+        open_bag(source),
+        &definitions,
+        &registry,
+        &mut Intents::default(),
+    )
+    .map_err(|n| n.failure)?;
+    let layout = &ready.bag.layout;
+    let sliced = extractor::slices::plan(layout, item_bytes);
+    let run = RunPlan {
+        run_id: runs::new_run_id(),
+        bag_file: name.clone(),
+        source_url: source.url.clone(),
+        size_bytes: layout.size_bytes(),
+        units: layout.units.len(),
+        names: ready.names.clone(),
+        items: sliced.items,
+        whole_because: sliced.whole_because,
+        amplification: sliced.amplification,
+    };
+    if run.items.len() > 1 {
+        // The tables of every topic the index shows messages for, claimed
+        // once here, in connection-record order: items never touch the
+        // registry.
+        for (i, t) in ready.plan.tables.iter().enumerate() {
+            let has_messages =
+                ready.plan.conn_table.iter().any(|(c, &ti)| {
+                    ti == i && layout.message_counts.get(c).copied().unwrap_or(0) > 0
+                });
+            if !has_messages {
+                continue;
+            }
+            let claimed = registry
+                .claim(&t.name, &t.datatype, &t.version, t.layout.schema())
+                .map_err(|e| Failure::io(format_args!("registering table {}", t.name), &e))?;
+            if !claimed {
+                return Err(Failure::transient(format!(
+                    "table {} was registered for another type version by a concurrent run; plan again",
+                    t.name
+                )));
+            }
+        }
+    }
+    let mut record = new_record(source);
+    describe_bag(source, &ready.bag, &mut record);
+    runs::save_plan(ctx.lake.as_ref(), &run)?;
+    begin(ctx, source, &run, &mut record)?;
+    tracing::info!(
+        bag = %name,
+        run = %run.run_id,
+        items = run.items.len(),
+        amplification = run.amplification,
+        whole_because = run.whole_because.as_deref().unwrap_or(""),
+        "planned"
+    );
+    Ok(run)
+}
+
+/// Opens the bag a run planned, checking it is the bag plan read.
+fn open_planned(source: &Source, run: &RunPlan) -> Result<Bag, Failure> {
+    let bag = source.open()?;
+    if bag.layout.units.len() != run.units || bag.layout.size_bytes() != run.size_bytes {
+        return Err(Failure::permanent(format!(
+            "{} changed since run {} planned it ({} bytes and {} units then, {} and {} now); plan again",
+            source.url,
+            run.run_id,
+            run.size_bytes,
+            run.units,
+            bag.layout.size_bytes(),
+            bag.layout.units.len()
+        )));
+    }
+    Ok(bag)
+}
+
+/// The work step: extracts item `k` of run `run_id` and writes its report
+/// last. Running an item again, or twice at once, writes the same files.
+pub fn work(ctx: &Context, source: &Source, run_id: &str, k: usize) -> Result<(), Failure> {
+    let run = runs::load_plan(ctx.lake.as_ref(), &source.bag_file(), run_id)?;
+    if k >= run.items.len() {
+        return Err(Failure::permanent(format!(
+            "run {run_id} of {} has {} work items; there is no item {k}",
+            run.bag_file,
+            run.items.len()
+        )));
+    }
+    let bag = open_planned(source, &run)?;
+    let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
+    let topics = group_topics(&bag.layout.connections, &definitions);
+    let plan = extract_plan_of(&topics, &run.names);
+    let progress = (ctx.progress)(
+        &format!("{} item {k}", run.bag_file),
+        item_bytes(&bag, &run, k),
+    );
+    let report = work_item(ctx, &bag, &plan, &run, k, &|n| progress.advance(n));
+    progress.finish();
+    runs::save_report(ctx.lake.as_ref(), &run, &report?)
+}
+
+/// The finish step: requires every item's report, merges them into the
+/// catalogue item, removes stale files, rewrites small tables into block
+/// 0, then runs the stages after extraction as a single run does, and
+/// removes the run's state.
+pub fn finish(ctx: &Context, source: &Source, run_id: &str) -> BagOutcome {
+    let started = Instant::now();
+    let mut record = new_record(source);
+    let mut outcome = new_outcome(source);
+    let mut parts = ReportParts::default();
+    let mut planned = None;
+    let result = (|| {
+        let run = runs::load_plan(ctx.lake.as_ref(), &record.bag_file, run_id)?;
+        record.run = Some(RunInfo {
+            run_id: run.run_id.clone(),
+            work_items: run.items.len(),
+            lease_until_ms: (run.items.len() > 1).then(|| now_ms() + runs::LEASE_MS),
+        });
+        planned = Some(run.clone());
+        let reports = runs::load_reports(ctx.lake.as_ref(), &run)?;
+        let bag = open_planned(source, &run)?;
+        let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
+        let topics = group_topics(&bag.layout.connections, &definitions);
+        let plan = extract_plan_of(&topics, &run.names);
+        describe_bag(source, &bag, &mut record);
+        let ready = Ready {
+            started,
+            bag,
+            topics,
+            plan,
+            names: run.names.clone(),
+        };
+        finish_stages(
+            ctx,
+            source,
+            ready,
+            &run,
+            reports,
+            &definitions,
+            &mut record,
+            &mut outcome,
+            &mut parts,
+        )
+    })();
+    let retryable = result.as_ref().err().is_some_and(|e| e.retryable);
+    let outcome = conclude(ctx, source, started, record, outcome, parts, result);
+    // The run's state goes with the run, unless finishing again may help.
+    if let Some(run) = planned
+        && !retryable
+        && let Err(e) = runs::remove_run(ctx.lake.as_ref(), &run)
+    {
+        tracing::warn!(bag = %run.bag_file, error = %e, "the run's state was not removed");
+    }
+    if ctx.config.export.report
+        && let Err(e) = write_index(ctx)
+    {
+        tracing::warn!(error = %e.message, "the index of reports was not written");
+    }
+    outcome
+}
+
+/// Marks a bag `FAILED` with `error` (a run that could not plan or finish,
+/// as the state machine's failure path reports it), releasing its lease.
+pub fn fail(ctx: &Context, source: &Source, run_id: Option<&str>, error: &str) -> BagOutcome {
+    let mut record = new_record(source);
+    // A bag another run holds is that run's to conclude.
+    let mut ours = crate::catalog::Item::new();
+    ours.insert(RUN_ID.into(), Attr::s(run_id.unwrap_or("")));
+    if let Ok(Some(existing)) = ctx.bags.get(&record.bag_file, None)
+        && (crate::catalog::leased_to_another(&existing, &ours)
+            || existing.get("source_url").and_then(Attr::as_s) != Some(source.url.as_str()))
+    {
+        return BagOutcome::failed(
+            record.bag_file,
+            source,
+            Failure::transient(format!(
+                "{error} (the bag is another run's or source's: left as it is)"
+            )),
+        );
+    }
+    record.size_bytes = source.size_bytes().unwrap_or(0);
+    if let Some(run_id) = run_id
+        && let Ok(run) = runs::load_plan(ctx.lake.as_ref(), &record.bag_file, run_id)
+    {
+        record.size_bytes = run.size_bytes;
+        record.run = Some(RunInfo {
+            run_id: run.run_id.clone(),
+            work_items: run.items.len(),
+            lease_until_ms: None,
+        });
+        if let Err(e) = runs::remove_run(ctx.lake.as_ref(), &run) {
+            tracing::warn!(bag = %run.bag_file, error = %e, "the run's state was not removed");
+        }
+    }
+    let outcome = new_outcome(source);
+    conclude(
+        ctx,
+        source,
+        Instant::now(),
+        record,
+        outcome,
+        ReportParts::default(),
+        Err(Failure::permanent(error.to_string())),
+    )
+}
+
 /// Writes the bag's catalogue item, unless another source has claimed its
 /// `bag_file` meanwhile (a conditional write: two runs racing for one
 /// `bag_file` cannot both win).
@@ -400,9 +787,25 @@ fn put_record(ctx: &Context, source: &Source, record: &BagRecord) -> Result<(), 
             None => ctx.lake.delete(&path),
         }
         .map_err(|e| Failure::io(format_args!("writing {}", ctx.lake.url(&path)), &e)),
-        Ok(Some(owner)) => {
-            let owner = owner.get("source_url").and_then(Attr::as_s).unwrap_or("");
-            Err(conflict(&record.bag_file, source, owner))
+        Ok(Some(existing)) => {
+            let owner = existing
+                .get("source_url")
+                .and_then(Attr::as_s)
+                .unwrap_or("");
+            if owner != source.url {
+                return Err(conflict(&record.bag_file, source, owner));
+            }
+            // Ours, but another run of it holds the lease.
+            let run = existing.get(RUN_ID).and_then(Attr::as_s).unwrap_or("");
+            let until = match existing.get(LEASE_UNTIL) {
+                Some(Attr::N(n)) => n.parse::<u64>().unwrap_or(0),
+                _ => 0,
+            };
+            Err(Failure::transient(format!(
+                "bag_file {} is being extracted by run {run} (its lease ends in {} s); try again once it ends",
+                record.bag_file,
+                until.saturating_sub(now_ms()) / 1000
+            )))
         }
         Err(e) => Err(Failure::io("writing the bag catalogue", &e)),
     }
@@ -416,20 +819,23 @@ struct ReportParts {
     exported: exports::Exported,
 }
 
-/// Extract, synchronize, find scenes, export them; the catalogue item is
-/// updated after each stage (`EXTRACTED`, `SYNCHRONIZED`; the caller
-/// writes `DONE`).
-fn run_stages(
+/// Finish: the items' files become the bag's tables, then synchronize,
+/// find scenes, export them; the catalogue item is updated after each
+/// stage (`EXTRACTED`, `SYNCHRONIZED`; the caller writes `DONE`).
+#[allow(clippy::too_many_arguments)]
+fn finish_stages(
     ctx: &Context,
     source: &Source,
     ready: Ready,
+    run: &RunPlan,
+    reports: Vec<ItemReport>,
     definitions: &Definitions,
     record: &mut BagRecord,
     outcome: &mut BagOutcome,
     parts: &mut ReportParts,
 ) -> Result<(), Failure> {
     let started = Instant::now();
-    let (tables, written, bag) = extract_bag(ctx, source, ready, record)?;
+    let (tables, written, bag) = commit_extract(ctx, source, ready, run, reports, record)?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
@@ -743,12 +1149,20 @@ struct Written {
     rows: u64,
 }
 
-/// The extract stage: bag → topic tables, filling in `record`; registers
-/// each table a row was written to.
-fn extract_bag(
+/// Tables of a bag cut into items smaller than this (all their parts
+/// together) are rewritten by finish into block 0, so a low-rate topic is
+/// not left in one tiny file per item.
+pub const COMPACT_BYTES: u64 = 64 << 20;
+
+/// Finish's extract stage: the items' reports and files become the bag's
+/// tables, filling in `record`; registers each table a row was written
+/// to, removes what this run did not write, writes `EXTRACTED`.
+fn commit_extract(
     ctx: &Context,
     source: &Source,
     ready: Ready,
+    run: &RunPlan,
+    reports: Vec<ItemReport>,
     record: &mut BagRecord,
 ) -> Result<(Vec<ExtractedTable>, Written, Bag), Failure> {
     let Ready {
@@ -758,43 +1172,10 @@ fn extract_bag(
         mut names,
         ..
     } = ready;
-    let layout = &bag.layout;
-    record.size_bytes = layout.size_bytes();
-    record.format = Some(layout.format.as_str().to_string());
-    if source.is_directory() {
-        record.storage_files = layout
-            .files
-            .iter()
-            .map(|f| (f.name.clone(), f.size_bytes))
-            .collect();
+    let (report, mut files) = merge_reports(plan.tables.len(), reports);
+    if run.items.len() > 1 {
+        compact_small_tables(ctx, run, &plan, &mut files)?;
     }
-    record.ros_distro = layout.ros_distro.clone();
-    record
-        .warnings
-        .extend(layout.warnings.iter().map(|w| w.message.clone()));
-
-    let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
-        .tables
-        .iter()
-        .map(|t| {
-            (
-                partition_dir(&format!("{TOPICS_DIR}/{}", t.name), &record.bag_file),
-                t.layout.schema().clone(),
-            )
-        })
-        .collect();
-    let mut writer =
-        PartitionWriter::new(ctx.lake.as_ref(), table_dirs).with_codec(ctx.config.extract.codec());
-    let progress = (ctx.progress)(
-        &record.bag_file,
-        layout.units.iter().map(|u| u.read_len).sum(),
-    );
-    let report = extract::extract(&bag, &plan, &mut writer, &|n| progress.advance(n));
-    progress.finish();
-    let report = report.map_err(|e| extractor_failure(&source.url, &e))?;
-    let files = writer
-        .finish()
-        .map_err(|e| Failure::io("writing the topic tables", &e))?;
     // Register the tables rows went to (a table nothing was written to
     // claims nothing), then remove what this run did not write.
     let registry = Registry::new(ctx.lake.as_ref());
@@ -891,6 +1272,105 @@ fn extract_bag(
         },
         bag,
     ))
+}
+
+/// The items' reports, in item order, as the whole bag's: counts summed,
+/// times widened, warnings in item order (each unit's whole-unit facts
+/// come from its home item alone); and each table's files, in row order.
+fn merge_reports(tables: usize, reports: Vec<ItemReport>) -> (ExtractReport, Vec<Vec<String>>) {
+    let mut all = ExtractReport {
+        rows_per_table: vec![0; tables],
+        invalid_utf8_per_table: vec![0; tables],
+        time_range_per_table: vec![None; tables],
+        ..ExtractReport::default()
+    };
+    let mut files = vec![Vec::new(); tables];
+    for item in reports {
+        let r = item.report;
+        all.message_count += r.message_count;
+        all.uncompressed_bytes += r.uncompressed_bytes;
+        all.start_time_ns = match (all.start_time_ns, r.start_time_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        all.end_time_ns = all.end_time_ns.max(r.end_time_ns);
+        for (c, n) in r.messages_per_conn {
+            *all.messages_per_conn.entry(c).or_default() += n;
+        }
+        for (c, n) in r.unknown_connections {
+            *all.unknown_connections.entry(c).or_default() += n;
+        }
+        for (c, f) in r.decode_failures {
+            let total = all.decode_failures.entry(c).or_default();
+            if total.count == 0 {
+                total.first_reason = f.first_reason;
+            }
+            total.count += f.count;
+        }
+        all.skipped_chunks.extend(r.skipped_chunks);
+        all.partial_units.extend(r.partial_units);
+        for t in 0..tables {
+            all.rows_per_table[t] += r.rows_per_table.get(t).copied().unwrap_or(0);
+            all.invalid_utf8_per_table[t] += r.invalid_utf8_per_table.get(t).copied().unwrap_or(0);
+            if let Some(Some((lo, hi))) = r.time_range_per_table.get(t) {
+                let range = &mut all.time_range_per_table[t];
+                *range = Some(range.map_or((*lo, *hi), |(a, b)| (a.min(*lo), b.max(*hi))));
+            }
+        }
+        for (t, f) in item.files.into_iter().enumerate().take(tables) {
+            files[t].extend(f);
+        }
+    }
+    (all, files)
+}
+
+/// Rewrites each table whose item parts are several and small together
+/// into parts numbered from 0, recording what was rewritten under the
+/// run's state first, so a finish run again after a crash uses the new
+/// parts instead of reading item parts it may already have removed.
+fn compact_small_tables(
+    ctx: &Context,
+    run: &RunPlan,
+    plan: &ExtractPlan,
+    files: &mut [Vec<String>],
+) -> Result<(), Failure> {
+    let lake = ctx.lake.as_ref();
+    let mut done = runs::load_compacted(lake, run)?;
+    let mut changed = false;
+    for (i, t) in plan.tables.iter().enumerate() {
+        if let Some(new) = done.get(&i) {
+            files[i] = new.clone();
+            continue;
+        }
+        if files[i].len() < 2 {
+            continue;
+        }
+        let mut bytes = 0;
+        for f in &files[i] {
+            bytes += lake
+                .len(f)
+                .map_err(|e| Failure::io(format_args!("reading {}", lake.url(f)), &e))?;
+        }
+        if bytes >= COMPACT_BYTES {
+            continue;
+        }
+        let dir = partition_dir(&format!("{TOPICS_DIR}/{}", t.name), &run.bag_file);
+        let new = crate::writer::rewrite(
+            lake,
+            &dir,
+            t.layout.schema().clone(),
+            &files[i],
+            ctx.config.extract.codec(),
+        )
+        .map_err(|e| Failure::io(format_args!("compacting table {}", t.name), &e))?;
+        done.insert(i, new.clone());
+        files[i] = new;
+        changed = true;
+    }
+    if changed {
+        runs::save_compacted(lake, run, &done)?;
+    }
+    Ok(())
 }
 
 /// The connections of one topic that share a type version (one layout).
@@ -1056,7 +1536,6 @@ fn plan_tables(
     registry: &Registry,
     intents: &mut Intents,
 ) -> std::io::Result<(ExtractPlan, TableNames)> {
-    let mut plan = ExtractPlan::default();
     let mut taken: HashMap<String, &str> = HashMap::new();
     let mut names: TableNames = groups
         .iter()
@@ -1078,10 +1557,24 @@ fn plan_tables(
             let Ok(layout) = &v.layout else { continue };
             let Some(version) = &v.version else { continue };
             let name = intents.choose(registry, &base, version, layout.schema(), vi > 0)?;
+            names[gi][vi] = Some(name);
+        }
+    }
+    Ok((extract_plan_of(groups, &names), names))
+}
+
+/// The extract plan of the tables `names` chose: one table per named
+/// topic type, in topic order.
+fn extract_plan_of(groups: &[TopicGroup], names: &TableNames) -> ExtractPlan {
+    let mut plan = ExtractPlan::default();
+    for (g, names) in groups.iter().zip(names) {
+        for (v, name) in g.variants.iter().zip(names) {
+            let (Some(name), Ok(layout), Some(version)) = (name, &v.layout, &v.version) else {
+                continue;
+            };
             let index = plan.tables.len();
-            names[gi][vi] = Some(name.clone());
             plan.tables.push(TablePlan {
-                name,
+                name: name.clone(),
                 topic: g.topic.clone(),
                 datatype: v.datatype.clone(),
                 version: version.clone(),
@@ -1092,7 +1585,7 @@ fn plan_tables(
             }
         }
     }
-    Ok((plan, names))
+    plan
 }
 
 /// The `topics` map of the catalogue item.

@@ -303,6 +303,15 @@ impl<'a> PartitionWriter<'a> {
         }
     }
 
+    /// Numbers every table's parts from `first` (a work item's block)
+    /// instead of 0.
+    pub fn with_first_part(mut self, first: u32) -> Self {
+        for t in &mut self.tables {
+            t.next_part = first;
+        }
+        self
+    }
+
     /// Writes with `codec` instead of [`Codec::Auto`].
     pub fn with_codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
@@ -729,6 +738,21 @@ fn remove_unwritten(
         }
     }
     Ok(())
+}
+
+/// Rewrites the rows of `files` (in order) as new parts of the partition
+/// `dir` numbered from 0, and returns them; `files` are left in place
+/// (the caller removes them once the new parts are recorded).
+pub fn rewrite(
+    lake: &dyn Lake,
+    dir: &str,
+    schema: SchemaRef,
+    files: &[String],
+    codec: Codec,
+) -> io::Result<Vec<String>> {
+    let mut w = PartitionWriter::new(lake, vec![(dir.to_string(), schema)]).with_codec(codec);
+    for_each_batch(lake, files, |batch| w.write_batch(0, batch))?;
+    Ok(w.finish()?.into_iter().flatten().collect())
 }
 
 /// Rows handed to the writer at a time by [`replace_partition`], so a big

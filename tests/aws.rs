@@ -152,10 +152,11 @@ fn local_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Attributes that differ between a local and an S3 run by design (where
-/// the source and outputs are) or between any two runs (the time).
-const PLACE_AND_TIME: [&str; 9] = [
+/// the source and outputs are) or between any two runs (the time, the run).
+const PLACE_AND_TIME: [&str; 10] = [
     "source_url",
     "updated_at",
+    "run_id",
     "bag_file_bucket",
     "bag_file_prefix",
     "synchronized_path",

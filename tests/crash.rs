@@ -77,9 +77,10 @@ pub fn run_and_kill(cmd: &mut Command, delay: Duration, span: &mut Duration) -> 
 }
 
 /// Attributes of the catalogue and scene items that differ between any
-/// two runs (the time) or lakes (the paths of the outputs).
-const TIME_AND_LAKE: [&str; 6] = [
+/// two runs (the time, the run) or lakes (the paths of the outputs).
+const TIME_AND_LAKE: [&str; 7] = [
     "updated_at",
+    "run_id",
     "synchronized_path",
     "detections_path",
     "clip_url",

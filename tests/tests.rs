@@ -17,3 +17,4 @@ mod limits;
 mod parity;
 mod ros2;
 mod scenes;
+mod workers;

@@ -102,13 +102,22 @@ pub fn cut_into(layout: &BagLayout, n: usize) -> Result<Vec<Slice>, String> {
     for u in units {
         match (u.start_time_ns, u.end_time_ns, u.range()) {
             (Some(s), Some(e), Some(_)) if s <= e => times.push((s, e)),
-            _ => return Err(format!("{} has no time range in the index", u.describe(layout))),
+            _ => {
+                return Err(format!(
+                    "{} has no time range in the index",
+                    u.describe(layout)
+                ));
+            }
         }
     }
     if units.is_empty() {
         return Ok(SlicePlan::whole(layout, None).items);
     }
-    Ok(cut(units.iter().map(|u| u.read_len), &times, n.clamp(1, MAX_ITEMS)))
+    Ok(cut(
+        units.iter().map(|u| u.read_len),
+        &times,
+        n.clamp(1, MAX_ITEMS),
+    ))
 }
 
 /// Cuts units (their read lengths and `[start, end]` times, in file order)

@@ -72,7 +72,10 @@ fn totals(r: &ExtractReport) -> String {
         r.messages_per_conn,
         r.rows_per_table,
         r.invalid_utf8_per_table,
-        r.decode_failures.iter().map(|(c, f)| (*c, f.count)).collect::<Vec<_>>(),
+        r.decode_failures
+            .iter()
+            .map(|(c, f)| (*c, f.count))
+            .collect::<Vec<_>>(),
         r.unknown_connections,
         r.skipped_chunks,
         r.uncompressed_bytes
@@ -99,7 +102,10 @@ fn check_items(bag: &Bag, items: &[Slice], what: &str) {
             parts[t].extend(b);
         }
         sum.message_count += r.message_count;
-        sum.start_time_ns = sum.start_time_ns.min(r.start_time_ns).or(sum.start_time_ns.or(r.start_time_ns));
+        sum.start_time_ns = sum
+            .start_time_ns
+            .min(r.start_time_ns)
+            .or(sum.start_time_ns.or(r.start_time_ns));
         sum.end_time_ns = sum.end_time_ns.max(r.end_time_ns);
         for (c, n) in r.messages_per_conn {
             *sum.messages_per_conn.entry(c).or_default() += n;
@@ -119,9 +125,8 @@ fn check_items(bag: &Bag, items: &[Slice], what: &str) {
     }
     assert_eq!(totals(&sum), totals(&report), "{what}: counts differ");
     for (t, (whole, parts)) in whole.iter().zip(parts).enumerate() {
-        let parts = (!parts.is_empty()).then(|| {
-            arrow_select::concat::concat_batches(&parts[0].schema(), &parts).unwrap()
-        });
+        let parts = (!parts.is_empty())
+            .then(|| arrow_select::concat::concat_batches(&parts[0].schema(), &parts).unwrap());
         assert_eq!(
             whole.as_ref(),
             parts.as_ref(),
@@ -180,7 +185,11 @@ fn every_real_and_sample_bag_cut_into_items_of_one_and_two_chunks_gives_the_whol
             if items.len() > 1 {
                 cut += 1;
             }
-            check_items(&bag, &items, &format!("{} ({per_item} a item)", path.display()));
+            check_items(
+                &bag,
+                &items,
+                &format!("{} ({per_item} a item)", path.display()),
+            );
         }
     }
     // The sample bags and the multi-chunk real bags are cut.

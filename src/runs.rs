@@ -1,0 +1,216 @@
+//! The state of one run of a bag cut into work items, kept in the lake
+//! under `_runs/<bag_file>/<run_id>/` from plan to finish and removed when
+//! the run ends:
+//!
+//! - `plan.json`: the [`RunPlan`] (tables chosen, the items' windows and
+//!   units), what every work item and finish read;
+//! - `items.json`: one small object per item ([`WorkItem`]), what a Step
+//!   Functions Distributed Map iterates over;
+//! - `reports/<k>.json`: each item's [`ItemReport`], written last by the
+//!   item, so its presence says the item's files are all written;
+//! - `compacted.json`: the small tables finish rewrote, so a finish that
+//!   crashed after removing item parts does not read them again.
+
+use extractor::extract::{ExtractReport, Slice};
+use serde::{Deserialize, Serialize};
+
+use crate::failure::Failure;
+use crate::lake::Lake;
+
+/// Directory of the runs' state under the output root.
+pub const RUNS_DIR: &str = "_runs";
+
+/// How long a run holds a bag against other runs of it, unless it ends
+/// first: long enough for a terabyte's plan, work and finish.
+pub const LEASE_MS: u64 = 6 * 3600 * 1000;
+
+/// Part numbers a work item owns: `(k+1) * PARTS_PER_ITEM` and the next
+/// `PARTS_PER_ITEM - 1`; block 0 is a single item's and finish's.
+pub const PARTS_PER_ITEM: u32 = 100;
+
+/// What plan decided, for work and finish.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunPlan {
+    pub run_id: String,
+    pub bag_file: String,
+    pub source_url: String,
+    pub size_bytes: u64,
+    /// Units the bag's index gave: a work item that opens the bag and
+    /// finds another count is not reading the bag plan read.
+    pub units: usize,
+    /// Table names per topic and type version, in connection-record order
+    /// (`None`: not extracted).
+    pub names: Vec<Vec<Option<String>>>,
+    pub items: Vec<Slice>,
+    /// Why the bag is one item, when it could not be cut.
+    pub whole_because: Option<String>,
+    /// Bytes the items read together over the bag's.
+    pub amplification: f64,
+}
+
+impl RunPlan {
+    /// The first part number of item `k`: 0 for a bag in one item, else
+    /// the item's own block of [`PARTS_PER_ITEM`].
+    pub fn first_part(&self, k: usize) -> u32 {
+        if self.items.len() == 1 {
+            0
+        } else {
+            (k as u32 + 1) * PARTS_PER_ITEM
+        }
+    }
+
+    /// The items as the Map iterates over them.
+    pub fn work_items(&self) -> Vec<WorkItem> {
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(k, s)| WorkItem {
+                item: k,
+                from_ns: s.from,
+                to_ns: s.to,
+                units: s.units.len(),
+            })
+            .collect()
+    }
+}
+
+/// One element of `items.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItem {
+    pub item: usize,
+    pub from_ns: Option<u64>,
+    pub to_ns: Option<u64>,
+    pub units: usize,
+}
+
+/// What one work item extracted and wrote.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemReport {
+    pub item: usize,
+    pub run_id: String,
+    pub report: ExtractReport,
+    /// Per table of the plan: the part files written, in row order.
+    pub files: Vec<Vec<String>>,
+}
+
+/// The tables finish rewrote into block 0: per table index, its files.
+pub type Compacted = std::collections::BTreeMap<usize, Vec<String>>;
+
+/// A new run id: time-ordered, unique enough across machines.
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+pub fn run_dir(bag_file: &str, run_id: &str) -> String {
+    format!("{RUNS_DIR}/{bag_file}/{run_id}")
+}
+
+pub fn plan_path(bag_file: &str, run_id: &str) -> String {
+    format!("{}/plan.json", run_dir(bag_file, run_id))
+}
+
+pub fn items_path(bag_file: &str, run_id: &str) -> String {
+    format!("{}/items.json", run_dir(bag_file, run_id))
+}
+
+pub fn report_path(bag_file: &str, run_id: &str, item: usize) -> String {
+    format!("{}/reports/{item}.json", run_dir(bag_file, run_id))
+}
+
+fn compacted_path(bag_file: &str, run_id: &str) -> String {
+    format!("{}/compacted.json", run_dir(bag_file, run_id))
+}
+
+fn put_json<T: Serialize>(lake: &dyn Lake, path: &str, value: &T) -> Result<(), Failure> {
+    let bytes = serde_json::to_vec(value).map_err(|e| Failure::permanent(e.to_string()))?;
+    lake.put(path, &bytes)
+        .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
+}
+
+fn get_json<T: for<'de> Deserialize<'de>>(
+    lake: &dyn Lake,
+    path: &str,
+) -> Result<Option<T>, Failure> {
+    let Some(bytes) = lake
+        .get(path)
+        .map_err(|e| Failure::io(format_args!("reading {}", lake.url(path)), &e))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))
+}
+
+/// Writes the plan and the items list.
+pub fn save_plan(lake: &dyn Lake, plan: &RunPlan) -> Result<(), Failure> {
+    put_json(lake, &plan_path(&plan.bag_file, &plan.run_id), plan)?;
+    put_json(
+        lake,
+        &items_path(&plan.bag_file, &plan.run_id),
+        &plan.work_items(),
+    )
+}
+
+/// Reads a run's plan; a run that does not exist is a permanent failure.
+pub fn load_plan(lake: &dyn Lake, bag_file: &str, run_id: &str) -> Result<RunPlan, Failure> {
+    let path = plan_path(bag_file, run_id);
+    get_json(lake, &path)?.ok_or_else(|| {
+        Failure::permanent(format!(
+            "run {run_id} of {bag_file} has no plan ({} is missing): plan it first",
+            lake.url(&path)
+        ))
+    })
+}
+
+pub fn save_report(lake: &dyn Lake, plan: &RunPlan, report: &ItemReport) -> Result<(), Failure> {
+    put_json(
+        lake,
+        &report_path(&plan.bag_file, &plan.run_id, report.item),
+        report,
+    )
+}
+
+/// Every item's report, in item order; a missing one fails, naming the
+/// items that have none.
+pub fn load_reports(lake: &dyn Lake, plan: &RunPlan) -> Result<Vec<ItemReport>, Failure> {
+    let mut reports = Vec::with_capacity(plan.items.len());
+    let mut missing = Vec::new();
+    for k in 0..plan.items.len() {
+        match get_json::<ItemReport>(lake, &report_path(&plan.bag_file, &plan.run_id, k))? {
+            Some(r) if r.item == k && r.run_id == plan.run_id => reports.push(r),
+            _ => missing.push(k.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::permanent(format!(
+            "run {} of {}: work item {} of {} has no report (not run, or failed); nothing was registered",
+            plan.run_id,
+            plan.bag_file,
+            missing.join(", "),
+            plan.items.len()
+        )));
+    }
+    Ok(reports)
+}
+
+pub fn save_compacted(lake: &dyn Lake, plan: &RunPlan, done: &Compacted) -> Result<(), Failure> {
+    put_json(lake, &compacted_path(&plan.bag_file, &plan.run_id), done)
+}
+
+pub fn load_compacted(lake: &dyn Lake, plan: &RunPlan) -> Result<Compacted, Failure> {
+    Ok(get_json(lake, &compacted_path(&plan.bag_file, &plan.run_id))?.unwrap_or_default())
+}
+
+/// Removes the run's state.
+pub fn remove_run(lake: &dyn Lake, plan: &RunPlan) -> std::io::Result<()> {
+    for k in 0..plan.items.len() {
+        lake.delete(&report_path(&plan.bag_file, &plan.run_id, k))?;
+    }
+    lake.delete(&compacted_path(&plan.bag_file, &plan.run_id))?;
+    lake.delete(&items_path(&plan.bag_file, &plan.run_id))?;
+    lake.delete(&plan_path(&plan.bag_file, &plan.run_id))
+}
