@@ -380,6 +380,16 @@ pub fn exists(bucket: &str, key: &str) -> io::Result<bool> {
     }
 }
 
+/// An object's size and ETag (a HEAD request).
+pub fn head(bucket: &str, key: &str) -> io::Result<(u64, String)> {
+    let store = store(bucket)?;
+    let path = object_path(bucket, key)?;
+    match block_on(store.head(&path)) {
+        Ok(meta) => Ok((meta.size, meta.e_tag.unwrap_or_default())),
+        Err(e) => Err(io_error(&S3Url::url_of(bucket, key), e)),
+    }
+}
+
 /// A whole (small) object, e.g. a configuration file: the bucket read as
 /// a lake with an empty prefix.
 pub fn get_object(bucket: &str, key: &str) -> io::Result<Vec<u8>> {
@@ -390,6 +400,10 @@ pub fn get_object(bucket: &str, key: &str) -> io::Result<Vec<u8>> {
         )
     })
 }
+
+/// Tries of a conditional create that S3 answers with 409 (a conflicting
+/// write in flight) while the object does not exist.
+const CREATE_CONFLICT_RETRIES: u32 = 8;
 
 /// The lake under `s3://bucket/prefix`.
 pub struct S3Lake {
@@ -447,18 +461,41 @@ impl Lake for S3Lake {
     fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool> {
         let url = self.object_url(path);
         let location = self.location(path)?;
-        let put = self.store.put_opts(
-            &location,
-            PutPayload::from(bytes.to_vec()),
-            PutOptions::from(PutMode::Create),
-        );
-        match block_on(put) {
-            Ok(_) => Ok(true),
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => Ok(false),
-            Err(e) => Err(io_error(&url, e)),
+        let mut attempt = 0;
+        loop {
+            let put = self.store.put_opts(
+                &location,
+                PutPayload::from(bytes.to_vec()),
+                PutOptions::from(PutMode::Create),
+            );
+            match block_on(put) {
+                Ok(_) => return Ok(true),
+                Err(object_store::Error::Precondition { .. }) => return Ok(false),
+                // object_store reads S3's 409 ConditionalRequestConflict (a
+                // conflicting write still in flight: "retry the request") as
+                // AlreadyExists, and does not retry it. The object is there
+                // when it really exists; when it is not, the create is tried
+                // again, a bounded number of times.
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    match block_on(self.store.head(&location)) {
+                        Ok(_) => return Ok(false),
+                        Err(object_store::Error::NotFound { .. })
+                            if attempt < CREATE_CONFLICT_RETRIES =>
+                        {
+                            attempt += 1;
+                            tracing::info!(url = %url, attempt, "conditional create in conflict with one in flight; trying again");
+                            std::thread::sleep(Duration::from_millis(50 << attempt.min(6)));
+                        }
+                        Err(object_store::Error::NotFound { .. }) => {
+                            return Err(io::Error::other(format!(
+                                "{url}: conditional create still in conflict after {CREATE_CONFLICT_RETRIES} tries"
+                            )));
+                        }
+                        Err(e) => return Err(io_error(&url, e)),
+                    }
+                }
+                Err(e) => return Err(io_error(&url, e)),
+            }
         }
     }
 

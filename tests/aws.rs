@@ -313,6 +313,36 @@ fn a_second_source_for_a_bag_file_is_refused_by_the_conditional_write() {
     assert_eq!(bags[0]["status"]["S"], "DONE");
 }
 
+/// S3 answers a conditional create with 409 while a conflicting write is
+/// in flight; the schema registry's creates are tried again, so a bag never
+/// fails on it (issue 14: concurrent bags claim tables at once).
+#[test]
+fn conditional_creates_answered_409_are_tried_again() {
+    let aws = Aws::new();
+    let local = local_reference();
+    let plan = FaultPlan {
+        s3_conflict: Some(
+            Fault::every(2)
+                .method("PUT")
+                .with_header("if-none-match")
+                .max(6),
+        ),
+        ..FaultPlan::default()
+    };
+    let proxy = FaultProxy::start(&aws.endpoint, plan);
+    let input = format!("s3://{}/drives/", aws.ingest);
+    let out = aws
+        .command(&proxy.endpoint, "lake", &[input])
+        .env("BAGPIPE_LOG", "bagpipe=info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("conditional create in conflict"), "{log}");
+    assert_eq!(proxy.injected().s3_conflict, 6);
+    assert_same_as_local(&aws, "lake", local.path());
+}
+
 #[test]
 fn s3_and_dynamodb_faults_are_retried_and_nothing_is_lost() {
     let aws = Aws::new();

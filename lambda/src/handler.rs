@@ -10,6 +10,16 @@
 //! | `BAGPIPE_BAGS_TABLE` | DynamoDB bag catalogue (default: the local store in the lake) |
 //! | `BAGPIPE_GLUE_DATABASE` | Glue database to register each table and partition in (default: none) |
 //! | `BAGPIPE_CONFIG` | the TOML configuration inline, or `s3://bucket/key` of it (default: built-in defaults) |
+//! | `BAGPIPE_STATE_MACHINE` | ARN of the big-bag state machine (default: none, every bag runs here) |
+//! | `BAGPIPE_FANOUT_BYTES` | bags larger than this go to the state machine (default: 20 GiB) |
+//! | `BAGPIPE_ITEM_BYTES` | a planned bag's compressed bytes per work item (default: 2 GiB) |
+//!
+//! Two kinds of event arrive. Upload events (S3, SQS, SNS, EventBridge)
+//! run each bag here, or, for a bag above `BAGPIPE_FANOUT_BYTES` when a
+//! state machine is set, start that state machine's execution for it (the
+//! router). Step events (`{"step": "plan" | "work" | "finish" | "fail",
+//! "bag": {"bucket", "key", ...}, ...}`) are the state machine's: each runs
+//! one step of a bag cut into work items ([`handle_step`]).
 //!
 //! The function fails an invocation only when trying again can help
 //! (throttling, a storage error): for SQS it names those messages in
@@ -40,7 +50,19 @@ pub struct Settings {
     /// The Glue database to register the tables in, if any.
     pub glue_database: Option<String>,
     pub config: Config,
+    /// The big-bag state machine's ARN, if bags are routed to one.
+    pub state_machine: Option<String>,
+    /// Bags larger than this are routed to the state machine.
+    pub fanout_bytes: u64,
+    /// A planned bag's compressed bytes per work item.
+    pub item_bytes: u64,
 }
+
+/// Bags larger than this go to the state machine, by default: what one
+/// Lambda extracts well within its 15 minutes.
+pub const DEFAULT_FANOUT_BYTES: u64 = 20 << 30;
+/// Compressed bytes of a bag per work item, by default.
+pub const DEFAULT_ITEM_BYTES: u64 = 2 << 30;
 
 impl Settings {
     /// Reads the settings from the process environment.
@@ -67,12 +89,25 @@ impl Settings {
                 Config::from_toml(&text).map_err(|e| format!("BAGPIPE_CONFIG: {e}"))?
             }
         };
+        let bytes = |name: &str, default: u64| -> Result<u64, String> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("{name}: {v:?} is not a positive number of bytes")),
+            }
+        };
         Ok(Settings {
             out,
             scenes_table: var("BAGPIPE_SCENES_TABLE"),
             bags_table: var("BAGPIPE_BAGS_TABLE"),
             glue_database: var("BAGPIPE_GLUE_DATABASE"),
             config,
+            state_machine: var("BAGPIPE_STATE_MACHINE"),
+            fanout_bytes: bytes("BAGPIPE_FANOUT_BYTES", DEFAULT_FANOUT_BYTES)?,
+            item_bytes: bytes("BAGPIPE_ITEM_BYTES", DEFAULT_ITEM_BYTES)?,
         })
     }
 }
@@ -84,10 +119,16 @@ pub enum Answer {
     Done(Value),
     /// The invocation fails, so that Lambda delivers it again.
     Retry(String),
+    /// The invocation fails for good (a step of the state machine whose
+    /// failure path then marks the bag failed).
+    Fail(String),
 }
 
 /// Handles one event.
 pub fn handle(settings: &Settings, event: &Value) -> Answer {
+    if event.get("step").is_some() {
+        return handle_step(settings, event);
+    }
     let parsed = match events::parse(event) {
         Ok(p) => p,
         Err(e) => {
@@ -115,7 +156,20 @@ pub fn handle(settings: &Settings, event: &Value) -> Answer {
     let outcomes = if sources.is_empty() {
         Ok(Vec::new())
     } else {
-        run(settings, &sources)
+        let sizes: HashMap<(String, String), u64> = parsed
+            .messages
+            .iter()
+            .filter_map(|m| m.uploads.as_ref().ok())
+            .flatten()
+            .filter_map(|u| Some(((u.bucket.clone(), u.key.clone()), u.size?)))
+            .collect();
+        let (big, inline): (Vec<Source>, Vec<Source>) = sources
+            .into_iter()
+            .partition(|s| routed(settings, s, &sizes));
+        run(settings, &inline).map(|mut outcomes| {
+            outcomes.extend(big.iter().map(|s| route(settings, s)));
+            outcomes
+        })
     };
     let by_url: HashMap<&str, &BagOutcome> = match &outcomes {
         Ok(list) => list.iter().map(|o| (o.source.as_str(), o)).collect(),
@@ -236,9 +290,9 @@ fn source_of(bucket: &str, key: &str) -> Option<Source> {
     }
 }
 
-/// Runs the pipeline on `sources`; `Err` (retryable) when the outputs
-/// cannot even be opened.
-fn run(settings: &Settings, sources: &[Source]) -> Result<Vec<BagOutcome>, String> {
+/// The pipeline's context for `settings`; `Err` (retryable) when the
+/// outputs cannot even be opened.
+fn context(settings: &Settings) -> Result<Context, String> {
     let lake = open_lake(&settings.out).map_err(|e| format!("opening {}: {e}", settings.out))?;
     let stores = open_stores(
         &lake,
@@ -246,7 +300,7 @@ fn run(settings: &Settings, sources: &[Source]) -> Result<Vec<BagOutcome>, Strin
         settings.scenes_table.as_deref(),
     )
     .map_err(|e| e.to_string())?;
-    let ctx = Context {
+    Ok(Context {
         lake,
         bags: stores.bags,
         scenes: stores.scenes,
@@ -255,7 +309,16 @@ fn run(settings: &Settings, sources: &[Source]) -> Result<Vec<BagOutcome>, Strin
         }),
         config: settings.config.clone(),
         progress: Box::new(|_, _| Box::new(NoProgress)),
-    };
+    })
+}
+
+/// Runs the pipeline on `sources`; `Err` (retryable) when the outputs
+/// cannot even be opened.
+fn run(settings: &Settings, sources: &[Source]) -> Result<Vec<BagOutcome>, String> {
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ctx = context(settings)?;
     let outcomes = pipeline::run(&ctx, sources);
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -308,4 +371,226 @@ fn summary(o: &BagOutcome) -> Value {
         "error": o.error,
         "retryable": o.retryable,
     })
+}
+
+/// Whether a bag goes to the state machine: one is set, and the bag (its
+/// size from the event, else from S3) is larger than the threshold.
+fn routed(settings: &Settings, source: &Source, sizes: &HashMap<(String, String), u64>) -> bool {
+    if settings.state_machine.is_none() || source.bucket.is_empty() {
+        return false;
+    }
+    let size = sizes
+        .get(&(source.bucket.clone(), source.key.clone()))
+        .copied()
+        .or_else(|| source.size_bytes());
+    size.is_some_and(|n| n > settings.fanout_bytes)
+}
+
+/// The execution name of a bag's run: the same for the same upload (bucket,
+/// key, ETag), so a redelivered event cannot start a second run; at most 80
+/// characters of `[A-Za-z0-9_-]`.
+pub fn execution_name(bag_file: &str, bucket: &str, key: &str, etag: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{bucket}/{key}\n{etag}").as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name: String = bag_file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("bag-{name}-{hex}")
+}
+
+/// Starts the state machine's execution for a big bag. An execution of the
+/// same name (the same upload) already started counts as started.
+fn route(settings: &Settings, source: &Source) -> BagOutcome {
+    let arn = settings.state_machine.clone().unwrap_or_default();
+    let (size, etag) = match bagpipe::s3::head(&source.bucket, &source.key) {
+        Ok(h) => h,
+        Err(e) => {
+            return routed_outcome(
+                source,
+                Err(bagpipe::failure::Failure::io("HEAD of the bag", &e)),
+            );
+        }
+    };
+    let name = execution_name(&source.bag_file(), &source.bucket, &source.key, &etag);
+    let input = json!({
+        "bag": {"bucket": source.bucket, "key": source.key, "size": size, "etag": etag}
+    });
+    let client = aws_sdk_sfn::Client::new(bagpipe::aws::sdk_config());
+    let started = bagpipe::aws::block_on(
+        client
+            .start_execution()
+            .state_machine_arn(&arn)
+            .name(&name)
+            .input(input.to_string())
+            .send(),
+    );
+    let result = match started {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(bagpipe::failure::Failure::transient(format!(
+            "starting {arn} for {}: {}",
+            source.url,
+            aws_sdk_sfn::error::DisplayErrorContext(&e)
+        ))),
+    };
+    tracing::info!(bag = %source.bag_file(), size, execution = %name, ok = result.is_ok(), "routed to the state machine");
+    routed_outcome(source, result)
+}
+
+fn routed_outcome(source: &Source, result: Result<(), bagpipe::failure::Failure>) -> BagOutcome {
+    match result {
+        Ok(()) => {
+            let none = bagpipe::failure::Failure::permanent(String::new());
+            let mut outcome = BagOutcome::failed(source.bag_file(), source, none);
+            outcome.status = bagpipe::catalog::Status::Extracting;
+            outcome.error = None;
+            outcome
+        }
+        Err(f) => BagOutcome::failed(source.bag_file(), source, f),
+    }
+}
+
+/// One step of a bag cut into work items, as the state machine invokes
+/// it: plan, work (one item), finish, fail. The answer is the step's
+/// result, or an error the state machine retries (`bagpipe.Retryable`)
+/// or sends to its failure path (`bagpipe.Failed`).
+pub fn handle_step(settings: &Settings, event: &Value) -> Answer {
+    let step = event["step"].as_str().unwrap_or("");
+    let bucket = event["bag"]["bucket"].as_str().unwrap_or("");
+    let key = event["bag"]["key"].as_str().unwrap_or("");
+    let run_id = event["run"].as_str();
+    if bucket.is_empty() || key.is_empty() {
+        return Answer::Fail(format!(
+            "{step} step: the event names no bag ({{\"bag\": {{\"bucket\", \"key\"}}}}): {event}"
+        ));
+    }
+    let Some(source) = source_of(bucket, key) else {
+        return Answer::Fail(format!("{step} step: s3://{bucket}/{key} is not a bag"));
+    };
+    let ctx = match context(settings) {
+        Ok(ctx) => ctx,
+        Err(e) => return Answer::Retry(e),
+    };
+    let answer_of = |failure: bagpipe::failure::Failure| {
+        tracing::error!(step, bag = %source.bag_file(), retryable = failure.retryable, error = %failure.message, "step failed");
+        if failure.retryable {
+            Answer::Retry(failure.message)
+        } else {
+            Answer::Fail(failure.message)
+        }
+    };
+    let needs_run =
+        || run_id.ok_or_else(|| Answer::Fail(format!("{step} step: the event names no run")));
+    match step {
+        "plan" => match pipeline::plan(&ctx, &source, settings.item_bytes) {
+            Ok(run) => {
+                let url = ctx
+                    .lake
+                    .url(&bagpipe::runs::items_path(&run.bag_file, &run.run_id));
+                let (items_bucket, items_key) = match bagpipe::s3::S3Url::parse(&url) {
+                    Some(Ok(u)) => (u.bucket, u.key),
+                    _ => (String::new(), url),
+                };
+                Answer::Done(json!({
+                    "mode": "fanout",
+                    "run": run.run_id,
+                    "work_items": run.items.len(),
+                    "items_bucket": items_bucket,
+                    "items_key": items_key,
+                }))
+            }
+            Err(f) => answer_of(f),
+        },
+        "work" => {
+            let run = match needs_run() {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            let Some(k) = event["item"]["item"].as_u64() else {
+                return Answer::Fail(format!(
+                    "work step: the event names no item ({{\"item\": {{\"item\": K}}}}): {event}"
+                ));
+            };
+            match pipeline::work(&ctx, &source, run, k as usize) {
+                Ok(()) => Answer::Done(json!({"item": k})),
+                Err(f) => answer_of(f),
+            }
+        }
+        "finish" => {
+            let run = match needs_run() {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            let outcome = pipeline::finish(&ctx, &source, run);
+            log_outcome(&outcome);
+            match &outcome.error {
+                None => Answer::Done(summary(&outcome)),
+                Some(e) if outcome.retryable => Answer::Retry(e.clone()),
+                // Finish already marked the bag failed.
+                Some(e) => Answer::Fail(e.clone()),
+            }
+        }
+        "fail" => {
+            let error = &event["error"];
+            let cause = error["Cause"].as_str().unwrap_or("");
+            // A Lambda error's cause is its error payload as JSON text.
+            let message = serde_json::from_str::<Value>(cause)
+                .ok()
+                .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
+                .unwrap_or_else(|| cause.to_string());
+            let message = format!(
+                "{}: {message}",
+                error["Error"]
+                    .as_str()
+                    .unwrap_or("the state machine failed")
+            );
+            let outcome = pipeline::fail(&ctx, &source, run_id, &message);
+            log_outcome(&outcome);
+            Answer::Done(summary(&outcome))
+        }
+        other => Answer::Fail(format!(
+            "unknown step {other:?} (plan, work, finish or fail)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_are_the_same_for_one_upload_and_fit_step_functions_rules() {
+        let a = execution_name("drive_0001", "ingest", "drives/drive_0001.bag", "\"e1\"");
+        assert_eq!(
+            a,
+            execution_name("drive_0001", "ingest", "drives/drive_0001.bag", "\"e1\"")
+        );
+        // Another ETag (the key uploaded again) is another run.
+        assert_ne!(
+            a,
+            execution_name("drive_0001", "ingest", "drives/drive_0001.bag", "\"e2\"")
+        );
+        let long = "a bag with spaces, dots. and ünïcode".repeat(4);
+        let name = execution_name(&long, "b", "k", "e");
+        assert!(name.len() <= 80, "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{name}"
+        );
+    }
 }

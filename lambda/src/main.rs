@@ -57,6 +57,10 @@ fn main() -> Result<(), lambda_runtime::Error> {
                         error_type: "bagpipe.Retryable".into(),
                         error_message: reason,
                     }),
+                    Answer::Fail(reason) => Err(Diagnostic {
+                        error_type: "bagpipe.Failed".into(),
+                        error_message: reason,
+                    }),
                 }
             }
         },

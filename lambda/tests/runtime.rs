@@ -91,6 +91,18 @@ impl Aws {
     /// `endpoint`; its stdout (EMF lines) and stderr (JSON logs) go to
     /// files in `logs`.
     fn lambda(&self, api: &RuntimeApi, endpoint: &str, logs: &Path, name: &str) -> Lambda {
+        self.lambda_with(api, endpoint, logs, name, &[])
+    }
+
+    /// [`Aws::lambda`] with more environment variables.
+    fn lambda_with(
+        &self,
+        api: &RuntimeApi,
+        endpoint: &str,
+        logs: &Path,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Lambda {
         let stdout = logs.join(format!("{name}.stdout"));
         let stderr = logs.join(format!("{name}.stderr"));
         let child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
@@ -109,6 +121,7 @@ impl Aws {
                 "BAGPIPE_CONFIG",
                 format!("s3://{}/config/bagpipe.toml", self.ingest),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
             .spawn()
@@ -616,4 +629,245 @@ fn faults_are_retried_and_throttling_that_persists_asks_for_a_retry() {
     );
     // The earlier, complete run is untouched.
     assert_eq!(aws.catalogue()["drive_0002_bz2"]["status"]["S"], "DONE");
+}
+
+/// Every row of the bag's partitions in a lake directory (without the
+/// columns that name where outputs are), per partition directory.
+fn partition_rows(root: &Path, bag_file: &str) -> BTreeMap<String, String> {
+    let lake = LocalLake::new(root).unwrap();
+    let mut parts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in local_files(root, bag_file).into_keys() {
+        if name.ends_with(".parquet") {
+            let dir = name.rsplit_once('/').unwrap().0.to_string();
+            parts.entry(dir).or_default().push(name);
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(dir, files)| {
+            let mut rows = String::new();
+            bagpipe::writer::for_each_batch(&lake, &files, |b| {
+                let keep: Vec<usize> = (0..b.num_columns())
+                    .filter(|&i| {
+                        let n = b.schema().field(i).name().clone();
+                        !n.ends_with("_url") && !n.ends_with("_path")
+                    })
+                    .collect();
+                rows.push_str(&format!("{:?}", b.project(&keep).unwrap().columns()));
+                Ok(())
+            })
+            .unwrap();
+            (dir, rows)
+        })
+        .collect()
+}
+
+/// The lake objects of a bag written into a local directory.
+fn download(aws: &Aws, bag_file: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in aws.lake_files(&format!("bag_file={bag_file}/")) {
+        let path = dir.path().join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    dir
+}
+
+/// The state machine's step events, sent as it sends them, run a bag cut
+/// into one-chunk items: the same rows as a local single run, the
+/// catalogue item `DONE` with the run's item count, the run state gone.
+#[test]
+fn the_state_machine_steps_run_a_bag_in_items_as_one_run_would() {
+    let aws = Aws::new();
+    aws.put("drives/drive_0002_bz2.bag", &sample("drive_0002_bz2.bag"));
+    let logs = tempfile::tempdir().unwrap();
+    let api = RuntimeApi::start(Vec::new());
+    let lambda = aws.lambda_with(
+        &api,
+        &aws.endpoint,
+        logs.path(),
+        "task",
+        &[("BAGPIPE_ITEM_BYTES", "1")],
+    );
+    let bag = json!({"bucket": aws.ingest, "key": "drives/drive_0002_bz2.bag"});
+    api.add_event(json!({"step": "plan", "bag": bag}));
+    let planned = response(&api.wait(WAIT)[0]).clone();
+    assert_eq!(planned["mode"], "fanout", "{planned}");
+    assert_eq!(planned["items_bucket"], aws.lake.as_str());
+    let run = planned["run"].as_str().unwrap().to_string();
+    let key = planned["items_key"].as_str().unwrap();
+    assert!(key.starts_with("lake/_runs/drive_0002_bz2/"), "{key}");
+    let items: Vec<Value> =
+        serde_json::from_slice(&get_object(&aws.endpoint, &aws.lake, key).unwrap()).unwrap();
+    assert_eq!(items.len() as u64, planned["work_items"].as_u64().unwrap());
+    assert!(items.len() >= 3, "{items:?}");
+    assert_eq!(
+        aws.catalogue()["drive_0002_bz2"]["status"]["S"],
+        "EXTRACTING"
+    );
+    // The Map's items, last first: order does not matter.
+    for item in items.iter().rev() {
+        api.add_event(json!({"step": "work", "bag": bag, "run": run, "item": item}));
+    }
+    api.add_event(json!({"step": "finish", "bag": bag, "run": run}));
+    let all = api.wait(WAIT);
+    for inv in &all {
+        response(inv);
+    }
+    assert_eq!(
+        response(all.last().unwrap())["status"],
+        "DONE",
+        "{}",
+        lambda.stderr()
+    );
+    let item = &aws.catalogue()["drive_0002_bz2"];
+    assert_eq!(item["status"]["S"], "DONE");
+    assert_eq!(item["work_items"]["N"], items.len().to_string());
+    assert!(item.get("lease_until").is_none(), "{item}");
+    assert!(
+        aws.lake_files("_runs/").is_empty(),
+        "the run's state is removed"
+    );
+    let local = local_run(&["drive_0002_bz2.bag"]);
+    let remote = download(&aws, "drive_0002_bz2");
+    let (got, want) = (
+        partition_rows(remote.path(), "drive_0002_bz2"),
+        partition_rows(local.path(), "drive_0002_bz2"),
+    );
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (dir, rows) in &want {
+        // The scenes table names where the bag was read (S3 here).
+        if !dir.starts_with("scenes/") {
+            assert!(got[dir] == *rows, "{dir} differs from a single run's");
+        }
+    }
+}
+
+/// The failure path: a `fail` step marks the bag `FAILED` with the state
+/// machine's error (the Lambda error's message out of its cause), releases
+/// the lease and removes the run's state; a step that cannot work answers
+/// `bagpipe.Failed`.
+#[test]
+fn the_fail_step_marks_the_bag_failed_and_a_bad_step_is_a_permanent_error() {
+    let aws = Aws::new();
+    aws.put("drives/drive_0003_lz4.bag", &sample("drive_0003_lz4.bag"));
+    let logs = tempfile::tempdir().unwrap();
+    let api = RuntimeApi::start(Vec::new());
+    let _lambda = aws.lambda_with(
+        &api,
+        &aws.endpoint,
+        logs.path(),
+        "task",
+        &[("BAGPIPE_ITEM_BYTES", "1")],
+    );
+    let bag = json!({"bucket": aws.ingest, "key": "drives/drive_0003_lz4.bag"});
+    api.add_event(json!({"step": "plan", "bag": bag}));
+    let run = response(&api.wait(WAIT)[0])["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Item 99 does not exist; the finish of a run without reports fails.
+    api.add_event(json!({"step": "work", "bag": bag, "run": run, "item": {"item": 99}}));
+    api.add_event(json!({"step": "finish", "bag": bag, "run": run}));
+    let cause = json!({"errorType": "bagpipe.Failed", "errorMessage": "item 2 ran out of disk"});
+    api.add_event(json!({
+        "step": "fail", "bag": bag, "run": run,
+        "error": {"Error": "bagpipe.Failed", "Cause": cause.to_string()}
+    }));
+    let all = api.wait(WAIT);
+    for inv in &all[1..3] {
+        match &inv.outcome {
+            Outcome::Error(e) => assert_eq!(e["errorType"], "bagpipe.Failed", "{e}"),
+            other => panic!("{:?}: {other:?}", inv.event),
+        }
+    }
+    assert_eq!(response(&all[3])["status"], "FAILED");
+    let item = &aws.catalogue()["drive_0003_lz4"];
+    assert_eq!(item["status"]["S"], "FAILED");
+    assert_eq!(
+        item["error"]["S"], "bagpipe.Failed: item 2 ran out of disk",
+        "{item}"
+    );
+    assert!(item.get("lease_until").is_none(), "{item}");
+    assert!(aws.lake_files("_runs/").is_empty());
+}
+
+/// The router: with a state machine set, an upload over the threshold
+/// starts one execution named from bucket, key and ETag, also when the
+/// event is delivered twice; nothing runs in the function.
+#[test]
+fn a_big_upload_starts_one_execution_of_the_state_machine() {
+    let aws = Aws::new();
+    aws.put("drives/drive_0001_raw.bag", &sample("drive_0001_raw.bag"));
+    let created = python(
+        &aws.endpoint,
+        &[
+            "-c",
+            &format!(
+                "import boto3, json; sfn = boto3.client('stepfunctions'); \
+                 print(json.dumps(sfn.create_state_machine(name='{}', roleArn='arn:aws:iam::123456789012:role/sfn', \
+                 definition=json.dumps({{'StartAt': 'P', 'States': {{'P': {{'Type': 'Pass', 'End': True}}}}}}))['stateMachineArn']))",
+                unique("bigbag")
+            ),
+        ],
+    )
+    .unwrap();
+    let arn = created.as_str().unwrap().to_string();
+    let logs = tempfile::tempdir().unwrap();
+    let api = RuntimeApi::start(Vec::new());
+    let lambda = aws.lambda_with(
+        &api,
+        &aws.endpoint,
+        logs.path(),
+        "ingest",
+        &[
+            ("BAGPIPE_STATE_MACHINE", &arn),
+            ("BAGPIPE_FANOUT_BYTES", "1000"),
+        ],
+    );
+    let size = sample("drive_0001_raw.bag").len() as u64;
+    let event = s3_notification(vec![s3_record(
+        "ObjectCreated:Put",
+        &aws.ingest,
+        "drives/drive_0001_raw.bag",
+        Some(size),
+    )]);
+    for _ in 0..2 {
+        api.add_event(event.clone());
+    }
+    for inv in api.wait(WAIT) {
+        let bags = &response(&inv)["bags"];
+        assert_eq!(
+            bags[0]["status"],
+            "EXTRACTING",
+            "{bags}\n{}",
+            lambda.stderr()
+        );
+    }
+    let executions = python(
+        &aws.endpoint,
+        &[
+            "-c",
+            &format!(
+                "import boto3, json; sfn = boto3.client('stepfunctions'); \
+                 ex = sfn.list_executions(stateMachineArn='{arn}')['executions']; \
+                 print(json.dumps([[e['name'], sfn.describe_execution(executionArn=e['executionArn'])['input']] for e in ex]))"
+            ),
+        ],
+    )
+    .unwrap();
+    let executions = executions.as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    let name = executions[0][0].as_str().unwrap();
+    assert!(name.starts_with("bag-drive_0001_raw-"), "{name}");
+    let input: Value = serde_json::from_str(executions[0][1].as_str().unwrap()).unwrap();
+    assert_eq!(input["bag"]["key"], "drives/drive_0001_raw.bag");
+    assert_eq!(input["bag"]["bucket"], aws.ingest.as_str());
+    assert!(input["bag"]["size"].as_u64().unwrap() > 1000);
+    // Nothing ran here: no catalogue item, no table.
+    assert!(aws.catalogue().is_empty());
+    assert!(aws.lake_files("topics/").is_empty());
 }

@@ -166,6 +166,10 @@ pub struct FaultPlan {
     pub s3_slow_down: Option<Fault>,
     /// S3: answer `500 InternalError` instead of forwarding.
     pub s3_internal_error: Option<Fault>,
+    /// S3: answer `409 ConditionalRequestConflict` instead of forwarding
+    /// (what S3 says to a conditional write while a conflicting one is in
+    /// flight).
+    pub s3_conflict: Option<Fault>,
     /// S3: forward a GET, then send the answer's head with its full
     /// `Content-Length`, half of its body, and close the connection.
     pub s3_drop_mid_body: Option<Fault>,
@@ -188,6 +192,7 @@ pub struct Injected {
     pub requests: u64,
     pub s3_slow_down: u64,
     pub s3_internal_error: u64,
+    pub s3_conflict: u64,
     pub s3_drop_mid_body: u64,
     pub dynamodb_throttle: u64,
     pub dynamodb_unprocessed: u64,
@@ -198,6 +203,7 @@ impl Injected {
     pub fn total(&self) -> u64 {
         self.s3_slow_down
             + self.s3_internal_error
+            + self.s3_conflict
             + self.s3_drop_mid_body
             + self.dynamodb_throttle
             + self.dynamodb_unprocessed
@@ -208,6 +214,7 @@ impl Injected {
 enum Kind {
     SlowDown,
     InternalError,
+    Conflict,
     DropMidBody,
     Throttle,
     Unprocessed,
@@ -217,7 +224,7 @@ enum Kind {
 struct State {
     plan: FaultPlan,
     /// Matching requests seen, per kind.
-    seen: [u64; 5],
+    seen: [u64; 6],
     injected: Injected,
 }
 
@@ -228,6 +235,7 @@ impl State {
         let fault = match kind {
             Kind::SlowDown => &self.plan.s3_slow_down,
             Kind::InternalError => &self.plan.s3_internal_error,
+            Kind::Conflict => &self.plan.s3_conflict,
             Kind::DropMidBody => &self.plan.s3_drop_mid_body,
             Kind::Throttle => &self.plan.dynamodb_throttle,
             Kind::Unprocessed => &self.plan.dynamodb_unprocessed,
@@ -242,6 +250,7 @@ impl State {
         let injected = match kind {
             Kind::SlowDown => &mut self.injected.s3_slow_down,
             Kind::InternalError => &mut self.injected.s3_internal_error,
+            Kind::Conflict => &mut self.injected.s3_conflict,
             Kind::DropMidBody => &mut self.injected.s3_drop_mid_body,
             Kind::Throttle => &mut self.injected.dynamodb_throttle,
             Kind::Unprocessed => &mut self.injected.dynamodb_unprocessed,
@@ -375,6 +384,16 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
                     500,
                     "InternalError",
                     "We encountered an internal error. Please try again.",
+                );
+            }
+            if state.fires(Kind::Conflict, request) {
+                drop(state);
+                return s3_error(
+                    stream,
+                    request,
+                    409,
+                    "ConditionalRequestConflict",
+                    "A conflicting operation occurred. If using PutObject you can retry the request.",
                 );
             }
         } else {
