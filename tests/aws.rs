@@ -350,6 +350,7 @@ fn s3_and_dynamodb_faults_are_retried_and_nothing_is_lost() {
     let plan = FaultPlan {
         s3_slow_down: Some(Fault::every(5).method("GET").max(4)),
         s3_internal_error: Some(Fault::every(7).method("PUT").max(3)),
+        s3_conflict: Some(Fault::first(2).method("PUT").with_header("if-none-match")),
         s3_drop_mid_body: Some(Fault::every(3).method("GET").with_header("range").max(4)),
         dynamodb_throttle: Some(Fault::every(4).max(6)),
         dynamodb_unprocessed: Some(Fault::first(3).target("BatchWriteItem")),
@@ -374,6 +375,7 @@ fn s3_and_dynamodb_faults_are_retried_and_nothing_is_lost() {
     let injected = proxy.injected();
     assert!(injected.s3_slow_down > 0, "{injected:?}");
     assert!(injected.s3_internal_error > 0, "{injected:?}");
+    assert!(injected.s3_conflict > 0, "{injected:?}");
     assert!(injected.s3_drop_mid_body > 0, "{injected:?}");
     assert!(injected.dynamodb_throttle > 0, "{injected:?}");
     assert!(injected.dynamodb_unprocessed > 0, "{injected:?}");
