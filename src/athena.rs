@@ -14,9 +14,9 @@ use std::io;
 
 use arrow_schema::{DataType, Field, Schema};
 
-use crate::lake::Lake;
 use crate::pipeline::TOPICS_DIR;
 use crate::stages::{SCENE_DETECTIONS_DIR, SCENES_DIR, SYNCHRONIZED_DIR};
+use crate::storage::lake::Lake;
 
 /// The partition column of every table.
 pub const PARTITION_KEY: &str = "bag_file";

@@ -29,11 +29,11 @@ use scenes::export::clip::{ClipChannel, ClipStats, ClipWriter, PROFILE_ROS1, PRO
 use scenes::export::report::{Frame, GpsTrack, SceneCard, TopicStats};
 use scenes::export::{frame, label, xosc};
 
-use crate::catalog::BagRecord;
 use crate::config::{ExportConfig, ScenesConfig};
 use crate::failure::Failure;
-use crate::lake::{Lake, encode_path};
 use crate::stages::{ExtractedTable, Found, SceneRecord, Synced};
+use crate::storage::catalog::BagRecord;
+use crate::storage::lake::{Lake, encode_path};
 use crate::writer::{for_each_batch_of, worth_compressing};
 
 /// Directory of the scene exports under the output root.

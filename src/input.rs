@@ -14,9 +14,9 @@ use extractor::container::{self, Bag, Input, Warning};
 use extractor::source::FileSource;
 
 use crate::failure::Failure;
-use crate::lake::encode_path;
 use crate::naming::{bag_file, is_bag_name};
-use crate::s3::{S3Source, S3Url};
+use crate::storage::lake::encode_path;
+use crate::storage::s3::{S3Source, S3Url};
 
 /// One input bag: a file, or a rosbag2 directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ impl Source {
             let bytes = if self.bucket.is_empty() {
                 std::fs::read(&key).map_err(|e| Failure::io(format_args!("reading {key}"), &e))?
             } else {
-                crate::s3::get_object(&self.bucket, &key)
+                crate::storage::s3::get_object(&self.bucket, &key)
                     .map_err(|e| Failure::io(format_args!("reading {key}"), &e))?
             };
             Some(String::from_utf8_lossy(&bytes).into_owned())
@@ -305,7 +305,7 @@ pub fn inputs(input: &str) -> io::Result<Vec<Source>> {
         Some(Err(e)) => Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
         Some(Ok(url)) if url.key.is_empty() || url.key.ends_with('/') => {
             let prefix = url.key.clone();
-            let objects = crate::s3::list_objects(&url.bucket, &prefix)?;
+            let objects = crate::storage::s3::list_objects(&url.bucket, &prefix)?;
             let rel: Vec<String> = objects
                 .iter()
                 .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
@@ -333,7 +333,7 @@ pub fn inputs(input: &str) -> io::Result<Vec<Source>> {
 
 /// The rosbag2 directory at `prefix` on S3, its objects listed.
 pub fn s3_directory_at(bucket: &str, prefix: &str) -> io::Result<Source> {
-    let names: Vec<String> = crate::s3::list_objects(bucket, prefix)?
+    let names: Vec<String> = crate::storage::s3::list_objects(bucket, prefix)?
         .into_iter()
         .filter_map(|(k, _)| {
             let rest = k.strip_prefix(prefix)?;

@@ -17,20 +17,20 @@ use extractor::definition::resolve::{self, Version};
 use extractor::extract::{self, ExtractPlan, ExtractReport, Slice, TablePlan};
 
 use crate::athena::{self, TableCatalog, TableDef};
-use crate::catalog::{
-    Attr, BagRecord, ItemStore, LEASE_UNTIL, RUN_ID, RunInfo, Status, TopicRecord, TopicVariant,
-    catalog_path, fit_item, now_ms,
-};
 use crate::config::Config;
 use crate::exports;
 use crate::failure::Failure;
 use crate::input::extractor_failure;
 pub use crate::input::{Source, inputs, local_inputs};
-use crate::lake::Lake;
 use crate::naming::{md5_prefix_of, table_name};
-use crate::registry::{Registry, suffixed};
 use crate::runs::{self, ItemReport, RunPlan};
 use crate::stages::{self, ExtractedTable};
+use crate::storage::catalog::{
+    Attr, BagRecord, ItemStore, LEASE_UNTIL, RUN_ID, RunInfo, Status, TopicRecord, TopicVariant,
+    catalog_path, fit_item, now_ms,
+};
+use crate::storage::lake::Lake;
+use crate::storage::registry::{Registry, suffixed};
 use crate::writer::{PartitionWriter, partition_dir, remove_stale};
 
 /// Directory of the per-topic tables under the output root.
@@ -661,9 +661,20 @@ pub fn work(ctx: &Context, source: &Source, run_id: &str, k: usize) -> Result<()
         &format!("{} item {k}", run.bag_file),
         item_bytes(&bag, &run, k),
     );
+    let started = Instant::now();
     let report = work_item(ctx, &bag, &plan, &run, k, &|n| progress.advance(n));
     progress.finish();
-    runs::save_report(ctx.lake.as_ref(), &run, &report?)
+    let report = report?;
+    runs::save_report(ctx.lake.as_ref(), &run, &report)?;
+    tracing::info!(
+        bag = %run.bag_file,
+        run = %run.run_id,
+        item = k,
+        messages = report.report.message_count,
+        seconds = started.elapsed().as_secs_f64(),
+        "work item extracted"
+    );
+    Ok(())
 }
 
 /// The finish step: requires every item's report, merges them into the
@@ -731,10 +742,10 @@ pub fn finish(ctx: &Context, source: &Source, run_id: &str) -> BagOutcome {
 pub fn fail(ctx: &Context, source: &Source, run_id: Option<&str>, error: &str) -> BagOutcome {
     let mut record = new_record(source);
     // A bag another run holds is that run's to conclude.
-    let mut ours = crate::catalog::Item::new();
+    let mut ours = crate::storage::catalog::Item::new();
     ours.insert(RUN_ID.into(), Attr::s(run_id.unwrap_or("")));
     if let Ok(Some(existing)) = ctx.bags.get(&record.bag_file, None)
-        && (crate::catalog::leased_to_another(&existing, &ours)
+        && (crate::storage::catalog::leased_to_another(&existing, &ours)
             || existing.get("source_url").and_then(Attr::as_s) != Some(source.url.as_str()))
     {
         return BagOutcome::failed(
@@ -1073,7 +1084,7 @@ pub fn write_index(ctx: &Context) -> Result<(), Failure> {
             scenes::export::report::IndexRow {
                 report: item
                     .get("report_url")
-                    .map(|_| crate::lake::encode_path(&format!("{bag_file}.html"))),
+                    .map(|_| crate::storage::lake::encode_path(&format!("{bag_file}.html"))),
                 status: s("status"),
                 start_time_ns: n("start_time_ns"),
                 end_time_ns: n("end_time_ns"),

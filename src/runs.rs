@@ -15,7 +15,7 @@ use extractor::extract::{ExtractReport, Slice};
 use serde::{Deserialize, Serialize};
 
 use crate::failure::Failure;
-use crate::lake::Lake;
+use crate::storage::lake::Lake;
 
 /// Directory of the runs' state under the output root.
 pub const RUNS_DIR: &str = "_runs";

@@ -11,10 +11,10 @@ use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::catalog::{Attr, Item, ItemStore};
 use crate::config::{ScenesConfig, SyncConfig};
 use crate::failure::Failure;
-use crate::lake::Lake;
+use crate::storage::catalog::{Attr, Item, ItemStore};
+use crate::storage::lake::Lake;
 use crate::writer::{for_each_batch, partition_dir, replace_partition};
 
 /// Directory of the synchronized table under the output root.

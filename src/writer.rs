@@ -32,7 +32,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 pub use crate::config::Codec;
-use crate::lake::{Lake, LakeFile};
+use crate::storage::lake::{Lake, LakeFile};
 
 /// Arrow bytes of one table that make a row group.
 pub const ROW_GROUP_BYTES: usize = 32 << 20;
@@ -782,7 +782,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::lake::LocalLake;
+    use crate::storage::lake::LocalLake;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::{BinaryArray, Int64Array};
@@ -825,7 +825,7 @@ mod tests {
         fn url(&self, path: &str) -> String {
             self.inner.url(path)
         }
-        fn create(&self, path: &str) -> io::Result<Box<dyn crate::lake::LakeFile>> {
+        fn create(&self, path: &str) -> io::Result<Box<dyn crate::storage::lake::LakeFile>> {
             self.inner.create(path)
         }
         fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool> {

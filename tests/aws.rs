@@ -313,6 +313,77 @@ fn a_second_source_for_a_bag_file_is_refused_by_the_conditional_write() {
     assert_eq!(bags[0]["status"]["S"], "DONE");
 }
 
+/// Neighbouring chunks are fetched by a few large ranged GETs rather than
+/// one GET per chunk (issue 14: at a terabyte, per-chunk GETs pass S3's
+/// request rate), and the lake is the local run's.
+#[test]
+fn neighbouring_chunks_are_read_by_few_large_gets() {
+    let aws = Aws::new();
+    let mut b = extractor::testing::BagBuilder::new()
+        .compression(extractor::container::compression::Compression::Lz4)
+        .chunk_threshold(16 << 10)
+        .connection(
+            0,
+            "/text",
+            "std_msgs/String",
+            "992ce8a1687cec8c8bd883ec73ca41d1",
+            "string data\n",
+        );
+    let mut seed = 7u64;
+    for i in 0..6000u64 {
+        // Text that lz4 does not shrink to nothing.
+        let text: String = (0..200)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                char::from(b'a' + (seed >> 59) as u8)
+            })
+            .collect();
+        let mut data = (text.len() as u32).to_le_bytes().to_vec();
+        data.extend_from_slice(text.as_bytes());
+        b = b.message(0, 1_700_000_000_000_000_000 + i * 1_000_000, &data);
+    }
+    let built = b.build_bag();
+    let chunks = built.chunk_offsets.len();
+    assert!(chunks >= 60, "{chunks} chunks");
+    put_object(
+        &aws.endpoint,
+        &aws.ingest,
+        "many/many_chunks.bag",
+        &built.bytes,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("many_chunks.bag");
+    std::fs::write(&bag, &built.bytes).unwrap();
+    let local = dir.path().join("lake");
+    let out = crate::util::run(
+        &local,
+        &[
+            "--config",
+            sample_bags().join("bagpipe.toml").to_str().unwrap(),
+            bag.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+
+    let proxy = FaultProxy::start(&aws.endpoint, FaultPlan::default());
+    let input = format!("s3://{}/many/many_chunks.bag", aws.ingest);
+    let out = aws.run(&proxy.endpoint, "lake", &[input]);
+    assert!(out.status.success(), "{}", show(&out));
+    // The extractor hints a window of chunks at a time (a few per core):
+    // each window is one GET, plus the header and index.
+    let gets = proxy.injected().s3_bag_gets;
+    assert!(
+        gets * 5 < chunks as u64,
+        "{gets} ranged GETs for {chunks} chunks"
+    );
+    let remote = aws.lake_files("lake");
+    for (name, bytes) in local_files(&local) {
+        if name.starts_with("topics/") {
+            assert!(remote.get(&name) == Some(&bytes), "{name} differs");
+        }
+    }
+}
+
 /// S3 answers a conditional create with 409 while a conflicting write is
 /// in flight; the schema registry's creates are tried again, so a bag never
 /// fails on it (issue 14: concurrent bags claim tables at once).

@@ -552,12 +552,13 @@ pub fn handle_step(settings: &Settings, event: &Value) -> Answer {
                 .ok()
                 .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
                 .unwrap_or_else(|| cause.to_string());
-            let message = format!(
-                "{}: {message}",
-                error["Error"]
-                    .as_str()
-                    .unwrap_or("the state machine failed")
-            );
+            // Our own errors say it all; another (States.Timeout, a Lambda
+            // error) is named.
+            let message = match error["Error"].as_str() {
+                Some("bagpipe.Failed" | "bagpipe.Retryable") => message,
+                Some(name) => format!("{name}: {message}"),
+                None => format!("the state machine failed: {message}"),
+            };
             let outcome = pipeline::fail(&ctx, &source, run_id, &message);
             log_outcome(&outcome);
             Answer::Done(summary(&outcome))

@@ -65,6 +65,7 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -108,6 +109,8 @@ _broken: list[str] = []
 def broken(message: str) -> None:
     """Records that the harness broke; the main thread stops at its next check."""
     with _broken_lock:
+        if message in _broken:
+            return
         _broken.append(message)
     print(f"state_machine.py: {message}", file=sys.stderr, flush=True)
 
@@ -143,6 +146,8 @@ class RuntimeApi:
 
     def __init__(self):
         self.cond = threading.Condition()
+        # Set once the bootstraps run: returns why they cannot answer, if so.
+        self.dead = lambda: None
         self.queue = collections.deque()  # calls not yet handed out
         self.calls = {}  # request id -> Call
         self.stopping = False
@@ -242,6 +247,10 @@ class RuntimeApi:
             self.cond.notify_all()
             while call.outcome is None and not self.stopping:
                 left = deadline - time.monotonic()
+                dead = self.dead()
+                if dead:
+                    broken(dead)
+                    break
                 if left <= 0:
                     broken(
                         f"no answer from the bootstraps within {INVOKE_TIMEOUT_S} s "
@@ -328,6 +337,17 @@ def aws_env(endpoint: str) -> dict:
     }
 
 
+def die_with_parent() -> None:
+    """In the child: SIGKILL it when this script dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the finally of main() still stops it
+        pass
+
+
 def start_bootstraps(path, api, env, logs: Path):
     procs = []
     for n in range(BOOTSTRAPS):
@@ -346,19 +366,34 @@ def start_bootstraps(path, api, env, logs: Path):
                 "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bagpipe",
             }
         )
-        proc = subprocess.Popen([str(path)], env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [str(path)],
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            preexec_fn=die_with_parent,
+        )
         out.close()
         err.close()
         procs.append(proc)
     return procs
 
 
-def check_bootstraps(procs, logs: Path) -> None:
-    """A bootstrap never exits by itself: if one did, the harness is broken."""
+def dead_bootstrap(procs, logs: Path):
+    """Why the bootstraps cannot answer (one of them exited), or None."""
     for n, proc in enumerate(procs):
         code = proc.poll()
         if code is not None:
-            broken(f"bootstrap {n} exited with status {code}; see {logs}/bootstrap-{n}.stderr")
+            return f"bootstrap {n} exited with status {code}; see {logs}/bootstrap-{n}.stderr"
+    return None
+
+
+def check_bootstraps(procs, logs: Path) -> None:
+    """A bootstrap never exits by itself: if one did, the harness is broken."""
+    dead = dead_bootstrap(procs, logs)
+    if dead:
+        broken(dead)
     check_not_broken()
 
 
@@ -656,6 +691,7 @@ def main() -> int:
             }
         )
         procs = start_bootstraps(args.bootstrap, api, env, logs)
+        api.dead = lambda: dead_bootstrap(procs, logs)
 
         for bag in args.bags:
             upload_and_route(endpoint, bag, procs, logs)
@@ -703,8 +739,19 @@ def main() -> int:
             server.stop()
 
 
+def on_sigterm(signum, frame):
+    # SIGTERM (a test's timeout) unwinds main() so its finally stops the
+    # children, as Ctrl-C does.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 if __name__ == "__main__":
-    code = main()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        code = main()
+    except KeyboardInterrupt as err:
+        print(f"state_machine.py: interrupted ({err})", file=sys.stderr)
+        code = 130
     sys.stdout.flush()
     sys.stderr.flush()
     # The ASL interpreter's threads are daemons, but a werkzeug request

@@ -190,6 +190,9 @@ pub struct FaultPlan {
 pub struct Injected {
     /// Every request received.
     pub requests: u64,
+    /// S3 GETs with a `Range` header of a `.bag` object (the reads of a
+    /// ROS1 bag, not of the lake), faulted or not.
+    pub s3_bag_gets: u64,
     pub s3_slow_down: u64,
     pub s3_internal_error: u64,
     pub s3_conflict: u64,
@@ -365,6 +368,17 @@ fn handle(shared: &Shared, request: &Request, stream: &mut TcpStream) -> io::Res
     {
         let mut state = crate::lock(&shared.state);
         state.injected.requests += 1;
+        if !is_dynamodb
+            && request.method.eq_ignore_ascii_case("GET")
+            && request.header("range").is_some()
+            && request
+                .target
+                .split('?')
+                .next()
+                .is_some_and(|p| p.ends_with(".bag"))
+        {
+            state.injected.s3_bag_gets += 1;
+        }
         if !is_dynamodb {
             if state.fires(Kind::SlowDown, request) {
                 drop(state);

@@ -8,7 +8,7 @@ use std::io;
 
 use extractor::source::ReadAt;
 
-pub use crate::s3url::S3Url;
+pub use crate::storage::s3url::S3Url;
 
 /// The error every S3 call gives in this build.
 pub fn unsupported(what: &str) -> io::Error {

@@ -7,12 +7,14 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::catalog::{ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, LOCAL_STORE_DIR};
-use crate::lake::{Lake, LocalLake};
-use crate::registry::SCHEMAS_DIR;
+use crate::storage::catalog::{
+    ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, LOCAL_STORE_DIR,
+};
+use crate::storage::lake::{Lake, LocalLake};
+use crate::storage::registry::SCHEMAS_DIR;
 #[cfg(feature = "aws")]
-use crate::s3::S3Lake;
-use crate::s3::S3Url;
+use crate::storage::s3::S3Lake;
+use crate::storage::s3::S3Url;
 
 /// The lake at `root`. An `Err` of kind `InvalidInput` is the user's to fix
 /// (a malformed root); others come from the storage.
@@ -22,7 +24,7 @@ pub fn open_lake(root: &str) -> io::Result<Arc<dyn Lake>> {
         #[cfg(feature = "aws")]
         return Ok(Arc::new(S3Lake::new(&url.bucket, &url.key)?));
         #[cfg(not(feature = "aws"))]
-        return Err(crate::s3::unsupported(&S3Url::url_of(
+        return Err(crate::storage::s3::unsupported(&S3Url::url_of(
             &url.bucket,
             &url.key,
         )));
@@ -121,7 +123,7 @@ fn dynamo_store(
     partition_key: &'static str,
     sort_key: Option<&'static str>,
 ) -> io::Result<Arc<dyn ItemStore>> {
-    Ok(Arc::new(crate::dynamo::DynamoStore::new(
+    Ok(Arc::new(crate::storage::dynamo::DynamoStore::new(
         table,
         partition_key,
         sort_key,
@@ -135,5 +137,7 @@ fn dynamo_store(
     _: &'static str,
     _: Option<&'static str>,
 ) -> io::Result<Arc<dyn ItemStore>> {
-    Err(crate::s3::unsupported(&format!("DynamoDB table {table}")))
+    Err(crate::storage::s3::unsupported(&format!(
+        "DynamoDB table {table}"
+    )))
 }

@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 
-use crate::aws::block_on;
-use crate::catalog::{Attr, Item, ItemStore};
+use crate::storage::aws::block_on;
+use crate::storage::catalog::{Attr, Item, ItemStore};
 
 /// Writes per `BatchWriteItem` request: DynamoDB's limit.
 pub const BATCH_WRITE_LIMIT: usize = 25;
@@ -41,8 +41,8 @@ pub fn client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            let config = aws_sdk_dynamodb::config::Builder::from(crate::aws::sdk_config())
-                .interceptor(crate::aws::LogFailedAttempts)
+            let config = aws_sdk_dynamodb::config::Builder::from(crate::storage::aws::sdk_config())
+                .interceptor(crate::storage::aws::LogFailedAttempts)
                 .build();
             Client::from_conf(config)
         })
@@ -260,14 +260,14 @@ impl ItemStore for DynamoStore {
             )
             .expression_attribute_names("#pk", self.partition_key)
             .expression_attribute_names("#owner", owner)
-            .expression_attribute_names("#lease", crate::catalog::LEASE_UNTIL)
-            .expression_attribute_names("#run", crate::catalog::RUN_ID)
+            .expression_attribute_names("#lease", crate::storage::catalog::LEASE_UNTIL)
+            .expression_attribute_names("#run", crate::storage::catalog::RUN_ID)
             .expression_attribute_values(":owner", owner_value)
-            .expression_attribute_values(":now", AttributeValue::N(crate::catalog::now_ms().to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(crate::storage::catalog::now_ms().to_string()))
             .expression_attribute_values(
                 ":run",
                 AttributeValue::S(
-                    item.get(crate::catalog::RUN_ID)
+                    item.get(crate::storage::catalog::RUN_ID)
                         .and_then(Attr::as_s)
                         .unwrap_or_default()
                         .to_string(),

@@ -18,7 +18,7 @@ use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{Column, PartitionInput, SerDeInfo, StorageDescriptor, TableInput};
 
 use crate::athena::{PARTITION_KEY, TableCatalog, TableDef};
-use crate::aws::block_on;
+use crate::storage::aws::block_on;
 
 const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
 const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
@@ -29,8 +29,8 @@ pub fn client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            let config = aws_sdk_glue::config::Builder::from(crate::aws::sdk_config())
-                .interceptor(crate::aws::LogFailedAttempts)
+            let config = aws_sdk_glue::config::Builder::from(crate::storage::aws::sdk_config())
+                .interceptor(crate::storage::aws::LogFailedAttempts)
                 .build();
             Client::from_conf(config)
         })

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
-use crate::lake::Lake;
+use crate::storage::lake::Lake;
 
 /// A DynamoDB attribute value.
 #[derive(Debug, Clone, PartialEq)]
@@ -596,7 +596,7 @@ pub fn now_iso8601() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::LocalLake;
+    use crate::storage::lake::LocalLake;
 
     #[test]
     fn attributes_round_trip_through_dynamodb_json() {

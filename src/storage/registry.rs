@@ -17,7 +17,7 @@ use arrow_schema::Schema;
 use extractor::definition::resolve::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::lake::Lake;
+use crate::storage::lake::Lake;
 
 /// Directory of the registry under the output root.
 pub const SCHEMAS_DIR: &str = "_schemas";
@@ -173,7 +173,7 @@ pub fn suffixed(name: &str, version: &Version) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::LocalLake;
+    use crate::storage::lake::LocalLake;
     use arrow_schema::{DataType, Field};
 
     #[test]

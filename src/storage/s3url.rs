@@ -1,7 +1,7 @@
 //! `s3://bucket/key` URLs, split and made: pure, so a build without the
 //! AWS back-ends still recognises them (and says it cannot reach them).
 
-use crate::lake::encode_path;
+use crate::storage::lake::encode_path;
 
 /// `s3://bucket/key`, split. The key is taken literally (no percent
 /// decoding), as the AWS CLI does.
