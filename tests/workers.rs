@@ -137,7 +137,7 @@ fn inputs() -> Vec<PathBuf> {
     let mut real: Vec<PathBuf> = std::fs::read_dir(real_bags())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.extension().is_some_and(|e| e == "md"))
+        .filter(|p| p.extension().is_none_or(|e| e != "md"))
         .collect();
     real.sort();
     inputs.extend(real);

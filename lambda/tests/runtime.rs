@@ -681,17 +681,27 @@ fn download(aws: &Aws, bag_file: &str) -> tempfile::TempDir {
 }
 
 /// The state machine's step events, sent as it sends them, run a bag cut
-/// into one-chunk items: the same rows as a local single run, the
-/// catalogue item `DONE` with the run's item count, the run state gone.
+/// into one-chunk items, through S3 503s and GETs cut mid-body: the same
+/// rows as a local single run, the catalogue item `DONE` with the run's
+/// item count, the run state gone.
 #[test]
 fn the_state_machine_steps_run_a_bag_in_items_as_one_run_would() {
     let aws = Aws::new();
     aws.put("drives/drive_0002_bz2.bag", &sample("drive_0002_bz2.bag"));
     let logs = tempfile::tempdir().unwrap();
     let api = RuntimeApi::start(Vec::new());
+    // The work items' ranged GETs meet S3's 503s and bodies cut short.
+    let proxy = FaultProxy::start(
+        &aws.endpoint,
+        FaultPlan {
+            s3_slow_down: Some(Fault::every(3).method("GET").with_header("range").max(5)),
+            s3_drop_mid_body: Some(Fault::every(4).method("GET").with_header("range").max(3)),
+            ..FaultPlan::default()
+        },
+    );
     let lambda = aws.lambda_with(
         &api,
-        &aws.endpoint,
+        &proxy.endpoint,
         logs.path(),
         "task",
         &[("BAGPIPE_ITEM_BYTES", "1")],
@@ -734,6 +744,11 @@ fn the_state_machine_steps_run_a_bag_in_items_as_one_run_would() {
     assert!(
         aws.lake_files("_runs/").is_empty(),
         "the run's state is removed"
+    );
+    let injected = proxy.injected();
+    assert!(
+        injected.s3_slow_down > 0 && injected.s3_drop_mid_body > 0,
+        "{injected:?}"
     );
     let local = local_run(&["drive_0002_bz2.bag"]);
     let remote = download(&aws, "drive_0002_bz2");
