@@ -114,11 +114,17 @@ impl Source {
     /// Opens the bag and reads its layout. An error that retrying may cure
     /// (a storage error) is retryable; what the bytes say (not a bag) is not.
     pub fn open(&self) -> Result<Bag, Failure> {
+        self.open_with(container::OpenOptions::default())
+    }
+
+    /// [`Source::open`] with `options` (a trusted index for work items).
+    pub fn open_with(&self, options: container::OpenOptions) -> Result<Bag, Failure> {
         let (inputs, warnings, distro) = match &self.dir_entries {
             None => (vec![self.open_file(&self.key)?], Vec::new(), None),
             Some(entries) => self.open_directory(entries)?,
         };
-        let mut bag = container::open(inputs).map_err(|e| extractor_failure(&self.url, &e))?;
+        let mut bag =
+            container::open_with(inputs, options).map_err(|e| extractor_failure(&self.url, &e))?;
         // A directory's metadata.yaml names the distribution when its
         // storage files do not.
         if bag.layout.ros_distro.is_none() {

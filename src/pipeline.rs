@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use extractor::container::{Bag, Connection};
+use extractor::container::{Bag, Connection, OpenOptions};
 use extractor::decode::Layout;
 use extractor::definition::builtin::Definitions;
 use extractor::definition::resolve::{self, Version};
@@ -247,8 +247,12 @@ struct Ready {
 
 /// Opens a source and reads its layout.
 fn open_bag(source: &Source) -> Result<Opened, Failure> {
+    open_bag_with(source, OpenOptions::default())
+}
+
+fn open_bag_with(source: &Source, options: OpenOptions) -> Result<Opened, Failure> {
     let started = Instant::now();
-    let bag = source.open()?;
+    let bag = source.open_with(options)?;
     Ok(Opened { started, bag })
 }
 
@@ -312,6 +316,7 @@ fn run_bag(
                 items: vec![Slice::whole(&ready.bag)],
                 whole_because: None,
                 amplification: 1.0,
+                trusted: false,
             };
             describe_bag(source, &ready.bag, &mut record);
             // Refused (another source's bag_file, another run's lease):
@@ -565,17 +570,32 @@ pub fn plan(ctx: &Context, source: &Source, item_bytes: u64) -> Result<RunPlan, 
     }
     let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
     let registry = Registry::new(ctx.lake.as_ref());
-    let ready = prepare(
-        ctx,
-        source,
-        open_bag(source),
-        &definitions,
-        &registry,
-        &mut Intents::default(),
-    )
-    .map_err(|n| n.failure)?;
+    let prepared = |trust_index: bool| {
+        prepare(
+            ctx,
+            source,
+            open_bag_with(source, OpenOptions { trust_index }),
+            &definitions,
+            &registry,
+            &mut Intents::default(),
+        )
+        .map_err(|n| n.failure)
+    };
+    // The index alone first (no read of each chunk); a bag that stays one
+    // item is opened again as a single run opens it, index checked.
+    let mut ready = prepared(true)?;
+    let mut sliced = extractor::slices::plan(&ready.bag.layout, item_bytes);
+    let trusted = sliced.items.len() > 1;
+    if !trusted {
+        let why = sliced.whole_because.take();
+        ready = prepared(false)?;
+        sliced = extractor::slices::SlicePlan {
+            items: vec![Slice::whole(&ready.bag)],
+            whole_because: why,
+            amplification: 1.0,
+        };
+    }
     let layout = &ready.bag.layout;
-    let sliced = extractor::slices::plan(layout, item_bytes);
     let run = RunPlan {
         run_id: runs::new_run_id(),
         bag_file: name.clone(),
@@ -586,6 +606,7 @@ pub fn plan(ctx: &Context, source: &Source, item_bytes: u64) -> Result<RunPlan, 
         items: sliced.items,
         whole_because: sliced.whole_because,
         amplification: sliced.amplification,
+        trusted,
     };
     if run.items.len() > 1 {
         // The tables of every topic the index shows messages for, claimed
@@ -627,7 +648,9 @@ pub fn plan(ctx: &Context, source: &Source, item_bytes: u64) -> Result<RunPlan, 
 
 /// Opens the bag a run planned, checking it is the bag plan read.
 fn open_planned(source: &Source, run: &RunPlan) -> Result<Bag, Failure> {
-    let bag = source.open()?;
+    let bag = source.open_with(OpenOptions {
+        trust_index: run.trusted,
+    })?;
     if bag.layout.units.len() != run.units || bag.layout.size_bytes() != run.size_bytes {
         return Err(Failure::permanent(format!(
             "{} changed since run {} planned it ({} bytes and {} units then, {} and {} now); plan again",
@@ -664,7 +687,18 @@ pub fn work(ctx: &Context, source: &Source, run_id: &str, k: usize) -> Result<()
     let started = Instant::now();
     let report = work_item(ctx, &bag, &plan, &run, k, &|n| progress.advance(n));
     progress.finish();
-    let report = report?;
+    let report = match report {
+        Ok(r) => r,
+        Err(failure) => {
+            // For good: finish says why, not only that a report is missing.
+            if !failure.retryable
+                && let Err(e) = runs::save_failure(ctx.lake.as_ref(), &run, k, &failure.message)
+            {
+                tracing::warn!(error = %e.message, "the item's failure was not recorded");
+            }
+            return Err(failure);
+        }
+    };
     runs::save_report(ctx.lake.as_ref(), &run, &report)?;
     tracing::info!(
         bag = %run.bag_file,

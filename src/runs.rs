@@ -46,6 +46,12 @@ pub struct RunPlan {
     pub whole_because: Option<String>,
     /// Bytes the items read together over the bag's.
     pub amplification: f64,
+    /// Whether the bag is opened trusting its index (no read of each
+    /// chunk's head; each is checked when an item reads it): a bag cut
+    /// into several items. A bag in one item is opened as a single run
+    /// opens it.
+    #[serde(default)]
+    pub trusted: bool,
 }
 
 impl RunPlan {
@@ -120,6 +126,11 @@ pub fn report_path(bag_file: &str, run_id: &str, item: usize) -> String {
     format!("{}/reports/{item}.json", run_dir(bag_file, run_id))
 }
 
+/// Where a work item that failed for good says why.
+pub fn failure_path(bag_file: &str, run_id: &str, item: usize) -> String {
+    format!("{}/reports/{item}.failed.json", run_dir(bag_file, run_id))
+}
+
 fn compacted_path(bag_file: &str, run_id: &str) -> String {
     format!("{}/compacted.json", run_dir(bag_file, run_id))
 }
@@ -174,24 +185,52 @@ pub fn save_report(lake: &dyn Lake, plan: &RunPlan, report: &ItemReport) -> Resu
     )
 }
 
+/// Records why work item `item` failed for good, for finish to say.
+pub fn save_failure(
+    lake: &dyn Lake,
+    plan: &RunPlan,
+    item: usize,
+    message: &str,
+) -> Result<(), Failure> {
+    put_json(
+        lake,
+        &failure_path(&plan.bag_file, &plan.run_id, item),
+        &serde_json::json!({ "item": item, "error": message }),
+    )
+}
+
 /// Every item's report, in item order; a missing one fails, naming the
-/// items that have none.
+/// items that have none (and why the first failed, when it said).
 pub fn load_reports(lake: &dyn Lake, plan: &RunPlan) -> Result<Vec<ItemReport>, Failure> {
     let mut reports = Vec::with_capacity(plan.items.len());
     let mut missing = Vec::new();
+    let mut why = None;
     for k in 0..plan.items.len() {
         match get_json::<ItemReport>(lake, &report_path(&plan.bag_file, &plan.run_id, k))? {
             Some(r) if r.item == k && r.run_id == plan.run_id => reports.push(r),
-            _ => missing.push(k.to_string()),
+            _ => {
+                missing.push(k.to_string());
+                if why.is_none()
+                    && let Some(f) = get_json::<serde_json::Value>(
+                        lake,
+                        &failure_path(&plan.bag_file, &plan.run_id, k),
+                    )?
+                {
+                    why = f["error"]
+                        .as_str()
+                        .map(|e| format!(" (item {k} failed: {e})"));
+                }
+            }
         }
     }
     if !missing.is_empty() {
         return Err(Failure::permanent(format!(
-            "run {} of {}: work item {} of {} has no report (not run, or failed); nothing was registered",
+            "run {} of {}: work item {} of {} has no report (not run, or failed){}; nothing was registered",
             plan.run_id,
             plan.bag_file,
             missing.join(", "),
-            plan.items.len()
+            plan.items.len(),
+            why.unwrap_or_default()
         )));
     }
     Ok(reports)
@@ -209,6 +248,7 @@ pub fn load_compacted(lake: &dyn Lake, plan: &RunPlan) -> Result<Compacted, Fail
 pub fn remove_run(lake: &dyn Lake, plan: &RunPlan) -> std::io::Result<()> {
     for k in 0..plan.items.len() {
         lake.delete(&report_path(&plan.bag_file, &plan.run_id, k))?;
+        lake.delete(&failure_path(&plan.bag_file, &plan.run_id, k))?;
     }
     lake.delete(&compacted_path(&plan.bag_file, &plan.run_id))?;
     lake.delete(&items_path(&plan.bag_file, &plan.run_id))?;

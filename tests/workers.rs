@@ -327,3 +327,69 @@ fn a_second_run_while_one_holds_the_bag_is_refused_as_retryable() {
     let o = run_into(lake.path(), &[], std::slice::from_ref(&bag));
     assert!(o.status.success(), "{}", show(&o));
 }
+
+/// A plan trusts the index (it reads no chunk record); an index entry that
+/// names a record that is not a chunk fails the work item that reads it,
+/// and finish says why and to run the bag as one item, which then
+/// recovers it as a single run does (the index checked first).
+#[test]
+fn an_index_naming_a_record_that_is_not_a_chunk_fails_the_sliced_run_and_a_single_run_recovers() {
+    let mut b = extractor::testing::BagBuilder::new()
+        .chunk_threshold(64)
+        .connection(
+            0,
+            "/count",
+            "std_msgs/Int32",
+            "da5909fbe378aeaf85e547e830cc1bb7",
+            "int32 data\n",
+        );
+    for i in 0..60u64 {
+        b = b.message(
+            0,
+            1_700_000_000_000_000_000 + i * 10_000_000,
+            &(i as i32).to_le_bytes(),
+        );
+    }
+    let built = b.build_bag();
+    assert!(built.chunk_offsets.len() >= 8);
+    let mut bytes = built.bytes;
+    // The fifth chunk's record says it is a connection record (op 0x07).
+    let at = built.chunk_offsets[4] as usize;
+    let op = bytes[at..at + 200]
+        .windows(4)
+        .position(|w| w == b"op=\x05")
+        .expect("the chunk record's op field");
+    bytes[at + op + 3] = 0x07;
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("lying_chunk.bag");
+    std::fs::write(&bag, &bytes).unwrap();
+    let lake = dir.path().join("lake");
+
+    let out = run_into(
+        &lake,
+        &["--workers", "2", "--item-bytes", "1"],
+        std::slice::from_ref(&bag),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let item = &catalog(&lake)["lying_chunk"];
+    assert_eq!(item["status"]["S"], "FAILED");
+    let error = item["error"]["S"].as_str().unwrap();
+    assert!(
+        error.contains("has no report")
+            && error.contains("the index is wrong")
+            && error.contains("run it as one item"),
+        "{error}"
+    );
+    assert!(!files_under(&lake).iter().any(|f| f.starts_with("_runs/")));
+
+    let out = run_into(&lake, &[], std::slice::from_ref(&bag));
+    assert!(out.status.success(), "{}", show(&out));
+    let item = &catalog(&lake)["lying_chunk"];
+    assert_eq!(item["status"]["S"], "DONE");
+    assert!(
+        crate::util::warnings(item)
+            .iter()
+            .any(|w| w.contains("not a chunk") || w.contains("scan")),
+        "{item}"
+    );
+}

@@ -52,6 +52,13 @@ pub enum Error {
         start: u64,
         end: u64,
     },
+    /// A trusted index named something that is not what it said (a chunk
+    /// position that holds no chunk): the bag cannot be extracted in
+    /// slices (run it as one item, which checks the index first).
+    #[error(
+        "{unit}: the index is wrong ({reason}); the bag cannot be extracted in slices: run it as one item"
+    )]
+    IndexWrong { unit: String, reason: String },
     /// The sink that receives decoded rows failed (a write to the lake).
     #[error("writing table {table}: {source}")]
     Sink {

@@ -412,7 +412,7 @@ impl Merger {
             let watermark = self.suffix_min[out.index + 1];
             match out.outcome {
                 // A lying index fails the slice: its messages may be lost.
-                Err(e @ Error::IndexLies { .. }) => return Err(e),
+                Err(e @ (Error::IndexLies { .. } | Error::IndexWrong { .. })) => return Err(e),
                 // A unit skipped whole is reported by its home item.
                 Err(_) if !out.home => {}
                 Err(e) => {

@@ -451,10 +451,25 @@ struct Opened {
     library: Option<String>,
 }
 
+/// How a bag is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Take a ROS1 index's chunk infos as they are, without reading each
+    /// chunk's record head (one small read per chunk): each is checked when
+    /// it is read instead. For a bag cut into work items, where the plan
+    /// must read only the header and the index.
+    pub trust_index: bool,
+}
+
 /// Opens a bag's storage files (one, or a rosbag2 directory's in order)
 /// and reads its layout. Errors only when a file is not a bag at all or
 /// cannot be read; damage inside is recovered and reported as warnings.
 pub fn open(inputs: Vec<Input>) -> Result<Bag> {
+    open_with(inputs, OpenOptions::default())
+}
+
+/// [`open`] with `options`.
+pub fn open_with(inputs: Vec<Input>, options: OpenOptions) -> Result<Bag> {
     let single = inputs.len() == 1;
     let mut files = Vec::new();
     let mut opened = Vec::new();
@@ -464,7 +479,7 @@ pub fn open(inputs: Vec<Input>) -> Result<Bag> {
             size_bytes: input.src.len(),
         });
         let file = opened.len();
-        let o = open_file(input).map_err(|e| match e {
+        let o = open_file(input, options).map_err(|e| match e {
             // Name the storage file of a directory.
             Error::NotABag(m) if !single => Error::NotABag(format!("{}: {m}", files[file].name)),
             other => other,
@@ -572,9 +587,9 @@ pub fn open(inputs: Vec<Input>) -> Result<Bag> {
 }
 
 /// Opens one storage file by its leading bytes.
-fn open_file(input: Input) -> Result<Opened> {
+fn open_file(input: Input, options: OpenOptions) -> Result<Opened> {
     match detect(input.src.as_ref())? {
-        Detected::Ros1 => ros1::open(input.src),
+        Detected::Ros1 => ros1::open(input.src, options.trust_index),
         Detected::Mcap => mcap::open(input.src),
         Detected::Sqlite3 => {
             let truncated = sqlite::truncation(input.src.as_ref())?;
@@ -621,7 +636,7 @@ fn open_file(input: Input) -> Result<Opened> {
                 Detected::Zstd => Err(Error::NotABag(
                     "a zstd file holding another zstd file".to_string(),
                 )),
-                _ => open_file(inner),
+                _ => open_file(inner, options),
             }
         }
     }

@@ -84,6 +84,11 @@ pub struct ChunkInfo {
     /// The connections with messages in it (from the chunk info, or found
     /// by the scan), ascending; `None` when unknown.
     pub connections: Option<Vec<u32>>,
+    /// Located from the index alone, its record not read yet (a trusted
+    /// index): `data_offset` is the record's start, `compressed_len` the
+    /// bytes up to the next chunk (the record and its index data), and the
+    /// compression and size come from the record when it is read.
+    pub head_unread: bool,
 }
 
 /// The connections a chunk info counts messages for, ascending.
@@ -148,6 +153,16 @@ pub struct MessageRef {
 /// trusted, else by scanning. Errors only when the input is not a v2.0 bag
 /// (empty, other magic, other version) or cannot be read at all (I/O).
 pub fn read_layout(src: &dyn ReadAt) -> Result<BagLayout> {
+    read_layout_with(src, false)
+}
+
+/// [`read_layout`], trusting the index's chunk infos when `trust_index`:
+/// no read of each chunk's record head (one small read per chunk: on S3 a
+/// million GETs for a terabyte), only checks of the index itself (counts,
+/// positions inside the chunk area, strictly increasing). Each chunk's
+/// record is then checked when it is read ([`Error::IndexWrong`] if it is
+/// not a chunk). For a bag cut into work items.
+pub fn read_layout_with(src: &dyn ReadAt, trust_index: bool) -> Result<BagLayout> {
     let file_len = src.len();
     check_magic(src, file_len)?;
     let mut warnings = Vec::new();
@@ -209,7 +224,7 @@ pub fn read_layout(src: &dyn ReadAt) -> Result<BagLayout> {
             return Ok(scanned_layout(file_len, reason, warnings, scan));
         }
     };
-    match read_index(src, &bag_header, header_end, file_len) {
+    match read_index(src, &bag_header, header_end, file_len, trust_index) {
         Ok(indexed) => Ok(BagLayout {
             file_len,
             connections: indexed.connections,
@@ -230,12 +245,8 @@ pub fn read_layout(src: &dyn ReadAt) -> Result<BagLayout> {
     }
 }
 
-/// Reads and decompresses one chunk and lists its records. Any failure
-/// (data past the end of the file, bad compression, a size that does not
-/// match, a record cut short, a record kind that has no place in a chunk)
-/// is an [`Error::Chunk`] naming `chunk.offset`: the caller skips the chunk
-/// whole.
-pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> {
+/// The decompressed data of a chunk whose record the index check read.
+fn checked_chunk_data(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<Vec<u8>> {
     let compressed = read_vec(
         src,
         chunk.data_offset,
@@ -244,21 +255,30 @@ pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> 
         MAX_CHUNK_LEN,
     )
     .map_err(|e| chunk_error(chunk.offset, e))?;
-    let data = if chunk.compression == Compression::None
-        && compressed.len() as u64 == chunk.uncompressed_len
-    {
+    if chunk.compression == Compression::None && compressed.len() as u64 == chunk.uncompressed_len {
         // Already what decompression would give: skip the copy.
-        compressed
+        return Ok(compressed);
+    }
+    // The compressed copy is dropped on return: one copy of the chunk is
+    // held while its records are walked.
+    decompress(
+        chunk.compression,
+        &compressed,
+        chunk.uncompressed_len,
+        chunk.offset,
+    )
+}
+
+/// Reads and decompresses one chunk and lists its records. Any failure
+/// (data past the end of the file, bad compression, a size that does not
+/// match, a record cut short, a record kind that has no place in a chunk)
+/// is an [`Error::Chunk`] naming `chunk.offset`: the caller skips the chunk
+/// whole.
+pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> {
+    let data = if chunk.head_unread {
+        trusted_chunk_data(src, chunk)?
     } else {
-        let data = decompress(
-            chunk.compression,
-            &compressed,
-            chunk.uncompressed_len,
-            chunk.offset,
-        )?;
-        // Hold one copy of the chunk, not two, while its records are walked.
-        drop(compressed);
-        data
+        checked_chunk_data(src, chunk)?
     };
     let mut connections = Vec::new();
     let mut messages = Vec::new();
@@ -306,6 +326,59 @@ pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> 
         messages,
         data,
     })
+}
+
+/// The decompressed data of a chunk located from a trusted index: its
+/// whole extent is read at once (the range a remote source prefetched),
+/// and its first record must be a chunk that fits in it, else
+/// [`Error::IndexWrong`] (the index cannot be trusted after all).
+fn trusted_chunk_data(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<Vec<u8>> {
+    let wrong = |reason: String| Error::IndexWrong {
+        unit: format!("chunk at offset {}", chunk.offset),
+        reason,
+    };
+    let extent = read_vec(
+        src,
+        chunk.offset,
+        chunk.compressed_len,
+        "chunk record",
+        MAX_CHUNK_LEN + records::MAX_HEADER_LEN + 2 * LEN_PREFIX,
+    )
+    .map_err(|e| match e {
+        e @ Error::Io { .. } => e,
+        e => wrong(describe(&e)),
+    })?;
+    let record = match records::records(&extent, chunk.offset).next() {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
+            return Err(wrong(format!(
+                "chunk_pos {} from the index holds no whole record before the next chunk: {}",
+                chunk.offset,
+                describe(&e)
+            )));
+        }
+        None => return Err(wrong(format!("chunk_pos {} is empty", chunk.offset))),
+    };
+    let op = record.header.op().map_err(|e| wrong(describe(&e)))?;
+    if op != OP_CHUNK {
+        return Err(wrong(format!(
+            "chunk_pos {} from the index holds a record with op {op:#04x} ({}), not a chunk",
+            chunk.offset,
+            op_name(op)
+        )));
+    }
+    let header = records::parse_chunk_header(&record.header).map_err(|e| {
+        wrong(format!(
+            "the chunk at offset {} named by the index: {}",
+            chunk.offset,
+            describe(&e)
+        ))
+    })?;
+    let size = u64::from(header.size);
+    if header.compression == Compression::None && record.data.len() as u64 == size {
+        return Ok(record.data.to_vec());
+    }
+    decompress(header.compression, record.data, size, chunk.offset)
 }
 
 /// Checks the magic; every way of failing says what was found instead.
@@ -463,6 +536,7 @@ fn read_index(
     header: &BagHeader,
     header_end: u64,
     file_len: u64,
+    trust_index: bool,
 ) -> std::result::Result<Indexed, IndexProblem> {
     let index_pos = header.index_pos;
     if index_pos == 0 {
@@ -550,6 +624,79 @@ fn read_index(
         .into());
     }
 
+    let chunks = if trust_index {
+        trusted_chunks(&infos, header_end, index_pos)?
+    } else {
+        checked_chunks(src, &infos, header_end, index_pos)?
+    };
+
+    let ConnectionSet {
+        list: connections,
+        offsets: connection_offsets,
+        ..
+    } = connections;
+    let mut message_counts: BTreeMap<u32, u64> = connections.iter().map(|c| (c.id, 0)).collect();
+    for (_, info) in &infos {
+        for &(conn, count) in &info.counts {
+            *message_counts.entry(conn).or_default() += u64::from(count);
+        }
+    }
+    Ok(Indexed {
+        connections,
+        connection_offsets,
+        chunks,
+        message_counts,
+        warnings,
+    })
+}
+
+/// The chunks the chunk infos name, from the index alone: each reaches to
+/// the next one's position (the last to the index).
+fn trusted_chunks(
+    infos: &[(u64, records::ChunkInfoRecord)],
+    header_end: u64,
+    index_pos: u64,
+) -> std::result::Result<Vec<ChunkInfo>, IndexProblem> {
+    let mut sorted: Vec<&(u64, records::ChunkInfoRecord)> = infos.iter().collect();
+    sorted.sort_by_key(|(_, info)| info.chunk_pos);
+    let mut chunks = Vec::with_capacity(sorted.len());
+    for (i, (info_offset, info)) in sorted.iter().enumerate() {
+        let pos = info.chunk_pos;
+        if pos < header_end || pos >= index_pos {
+            return Err(format!(
+                "the chunk info at offset {info_offset} points at chunk_pos {pos}, outside the chunk \
+                 area [{header_end}, {index_pos})"
+            )
+            .into());
+        }
+        let end = sorted
+            .get(i + 1)
+            .map_or(index_pos, |(_, next)| next.chunk_pos);
+        if end == pos {
+            return Err(format!("the index names the chunk at offset {pos} twice").into());
+        }
+        chunks.push(ChunkInfo {
+            offset: pos,
+            compression: Compression::None,
+            data_offset: pos,
+            compressed_len: end - pos,
+            uncompressed_len: 0,
+            start_time_ns: Some(info.start_time_ns),
+            end_time_ns: Some(info.end_time_ns),
+            connections: Some(connections_of(&info.counts)),
+            head_unread: true,
+        });
+    }
+    Ok(chunks)
+}
+
+/// The chunks the chunk infos name, each checked against its record.
+fn checked_chunks(
+    src: &dyn ReadAt,
+    infos: &[(u64, records::ChunkInfoRecord)],
+    header_end: u64,
+    index_pos: u64,
+) -> std::result::Result<Vec<ChunkInfo>, IndexProblem> {
     // Each chunk info must point at a real chunk record between the bag
     // header and the index: one small read per chunk, in parallel. A
     // remote source fetches them all ahead (a bounded number at once)
@@ -608,6 +755,7 @@ fn read_index(
                 start_time_ns: Some(info.start_time_ns),
                 end_time_ns: Some(info.end_time_ns),
                 connections: Some(connections_of(&info.counts)),
+                head_unread: false,
             })
         })
         .collect();
@@ -628,24 +776,7 @@ fn read_index(
         }
     }
 
-    let ConnectionSet {
-        list: connections,
-        offsets: connection_offsets,
-        ..
-    } = connections;
-    let mut message_counts: BTreeMap<u32, u64> = connections.iter().map(|c| (c.id, 0)).collect();
-    for (_, info) in &infos {
-        for &(conn, count) in &info.counts {
-            *message_counts.entry(conn).or_default() += u64::from(count);
-        }
-    }
-    Ok(Indexed {
-        connections,
-        connection_offsets,
-        chunks,
-        message_counts,
-        warnings,
-    })
+    Ok(chunks)
 }
 
 /// Connections unique by id, in the order first met.
@@ -769,6 +900,7 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
                     start_time_ns: None,
                     end_time_ns: None,
                     connections: None,
+                    head_unread: false,
                 }),
                 Err(e) => found.push(Warning::at(
                     pos,
@@ -835,6 +967,7 @@ fn scan(src: &dyn ReadAt, start: u64, file_len: u64) -> Result<ScanResult> {
                         start_time_ns: s.start_time_ns,
                         end_time_ns: s.end_time_ns,
                         connections: Some(in_chunk),
+                        head_unread: false,
                         ..chunk.clone()
                     });
                 }
@@ -1063,6 +1196,7 @@ mod tests {
             start_time_ns: None,
             end_time_ns: None,
             connections: None,
+            head_unread: false,
         };
         let many: Vec<ChunkInfo> = (0..100).map(|_| chunk(10)).collect();
         let groups = scan_groups(&many);

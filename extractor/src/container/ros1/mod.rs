@@ -39,7 +39,13 @@ pub fn unit(chunk: &bag::ChunkInfo) -> Unit {
         file: 0,
         offset: chunk.offset,
         read_len: chunk.compressed_len,
-        size: chunk.uncompressed_len,
+        // A chunk from a trusted index has not told its size yet: its
+        // stored bytes stand in (what batching by size needs).
+        size: if chunk.head_unread {
+            chunk.compressed_len
+        } else {
+            chunk.uncompressed_len
+        },
         compression: chunk.compression,
         start_time_ns: chunk.start_time_ns,
         end_time_ns: chunk.end_time_ns,
@@ -51,9 +57,10 @@ pub fn unit(chunk: &bag::ChunkInfo) -> Unit {
     }
 }
 
-/// Reads a ROS1 bag's layout.
-pub(super) fn open(src: Box<dyn ReadAt>) -> Result<Opened> {
-    let layout = bag::read_layout(src.as_ref())?;
+/// Reads a ROS1 bag's layout (trusting its index's chunk infos when
+/// `trust_index`, see [`bag::read_layout_with`]).
+pub(super) fn open(src: Box<dyn ReadAt>, trust_index: bool) -> Result<Opened> {
+    let layout = bag::read_layout_with(src.as_ref(), trust_index)?;
     Ok(Opened {
         format: Format::Ros1,
         connections: layout.connections.iter().map(connection).collect(),
