@@ -384,6 +384,50 @@ fn neighbouring_chunks_are_read_by_few_large_gets() {
     }
 }
 
+/// Planning a bag on S3 reads its header and index only: a few GETs,
+/// however many chunks it has (issue 14: a terabyte has over a million).
+#[test]
+fn planning_a_bag_on_s3_reads_only_its_header_and_index() {
+    let aws = Aws::new();
+    let mut b = extractor::testing::BagBuilder::new()
+        .chunk_threshold(64)
+        .connection(
+            0,
+            "/count",
+            "std_msgs/Int32",
+            "da5909fbe378aeaf85e547e830cc1bb7",
+            "int32 data\n",
+        );
+    for i in 0..3000u64 {
+        b = b.message(
+            0,
+            1_700_000_000_000_000_000 + i * 1_000_000,
+            &(i as i32).to_le_bytes(),
+        );
+    }
+    let built = b.build_bag();
+    let chunks = built.chunk_offsets.len();
+    assert!(chunks >= 1000, "{chunks} chunks");
+    put_object(&aws.endpoint, &aws.ingest, "many/count.bag", &built.bytes);
+    let proxy = FaultProxy::start(&aws.endpoint, FaultPlan::default());
+    let out = bagpipe()
+        .envs(aws_env(&proxy.endpoint))
+        .args(["plan", "--item-bytes", "4096", "--out"])
+        .arg(format!("s3://{}/lake", aws.lake))
+        .args(["--bags-table", &aws.bags])
+        .arg(format!("s3://{}/many/count.bag", aws.ingest))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["work_items"].as_u64().unwrap() > 10, "{plan}");
+    let gets = proxy.injected().s3_bag_gets;
+    assert!(
+        gets <= 4,
+        "{gets} ranged GETs of the bag to plan {chunks} chunks"
+    );
+}
+
 /// S3 answers a conditional create with 409 while a conflicting write is
 /// in flight; the schema registry's creates are tried again, so a bag never
 /// fails on it (issue 14: concurrent bags claim tables at once).

@@ -204,6 +204,14 @@ fn bags_written_by_independent_writers_match_rosbags() {
     let lake = dir.path().join("lake");
     let out = run(&lake, &args(&inputs));
     assert!(out.status.success(), "{}", show(&out));
+    // The same corpus cut into one-chunk work items, two workers at once:
+    // the lake of the single run (issue 14).
+    let sliced = dir.path().join("sliced");
+    let mut sliced_args = vec!["--workers", "2", "--item-bytes", "1"];
+    sliced_args.extend(args(&inputs));
+    let out = run(&sliced, &sliced_args);
+    assert!(out.status.success(), "{}", show(&out));
+    crate::workers::assert_same_lake(&sliced, &lake, "the ROS 2 corpus in work items");
     let report = parity(&lake, &inputs, &[]);
     assert!(
         report.contains(&format!("parity: {} ok, 0 failed, 0 skipped", inputs.len())),

@@ -72,7 +72,7 @@ fn lake_rows(root: &Path) -> BTreeMap<String, RecordBatch> {
 }
 
 /// Asserts that `lake` holds the rows, catalogue and scenes of `reference`.
-fn assert_same_lake(lake: &Path, reference: &Path, what: &str) {
+pub fn assert_same_lake(lake: &Path, reference: &Path, what: &str) {
     let (got, want) = (lake_rows(lake), lake_rows(reference));
     assert_eq!(
         got.keys().collect::<Vec<_>>(),

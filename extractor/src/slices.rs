@@ -73,10 +73,19 @@ pub fn plan(layout: &BagLayout, item_bytes: u64) -> SlicePlan {
         }
         n /= 2;
     }
-    let why = (wanted > 1).then(|| {
-        "its chunks overlap in time so much that slices would read the bag several times over"
-            .to_string()
-    });
+    let why = if wanted <= 1 {
+        // Small enough for one item: nothing to explain.
+        None
+    } else if units.len() < 2 {
+        Some(format!("it has {} chunk", units.len()))
+    } else if let Err(why) = cut_into(layout, 2) {
+        Some(why)
+    } else {
+        Some(
+            "its chunks overlap in time so much that slices would read the bag several times over"
+                .to_string(),
+        )
+    };
     SlicePlan::whole(layout, why)
 }
 

@@ -45,12 +45,12 @@ pub const MAGIC: &[u8] = b"#ROSBAG V2.0\n";
 /// What every ROS bag's first line starts with, whatever its version.
 const VERSION_PREFIX: &[u8] = b"#ROSBAG V";
 
-/// Largest index section read (in one piece) from the end of the file:
-/// 512 MiB. The index holds one connection record per connection (with its
-/// definition, a few KiB) and a chunk info of `~60 + 8 * connections` bytes
-/// per chunk: tens of MiB for the largest real bags. A larger one is not
-/// trusted and the bag is scanned instead.
-pub const MAX_INDEX_SECTION_LEN: u64 = 512 << 20;
+/// Bytes of the index section read at a time. The index holds one
+/// connection record per connection (with its definition, a few KiB) and a
+/// chunk info of `108 + 8 * connections` bytes per chunk: hundreds of MiB
+/// for a terabyte. It is parsed as it arrives, so only what it says (the
+/// connections and chunk infos) is kept, not its bytes.
+pub const INDEX_PIECE: u64 = 16 << 20;
 
 /// Bytes read at once at a record's offset to get its header (and data
 /// length) in one read; real headers are under 200 bytes, and a longer one
@@ -558,25 +558,11 @@ fn read_index(
         )
         .into());
     }
-    let section_len = file_len - index_pos;
-    let section = match read_vec(
-        src,
-        index_pos,
-        section_len,
-        "index section",
-        MAX_INDEX_SECTION_LEN,
-    ) {
-        Ok(s) => s,
-        Err(e @ Error::Io { .. }) => return Err(IndexProblem::Io(e)),
-        Err(e) => return Err(format!("the index section is unusable: {}", describe(&e)).into()),
-    };
-
     let mut connections = ConnectionSet::default();
     let mut connection_records = 0u64;
     let mut infos = Vec::new();
     let mut warnings = Vec::new();
-    for record in records::records(&section, index_pos) {
-        let record = record.map_err(|e| format!("the index does not parse: {}", describe(&e)))?;
+    let mut handle = |record: records::RawRecord<'_>| -> std::result::Result<(), IndexProblem> {
         let op = record.header.op().map_err(|e| describe(&e))?;
         match op {
             OP_CONNECTION => {
@@ -607,7 +593,9 @@ fn read_index(
                 .into());
             }
         }
-    }
+        Ok(())
+    };
+    stream_index(src, index_pos, file_len, INDEX_PIECE, &mut handle)?;
     if connection_records != u64::from(header.conn_count) {
         return Err(format!(
             "the index holds {connection_records} connection records but the bag header claims {}",
@@ -648,6 +636,72 @@ fn read_index(
         message_counts,
         warnings,
     })
+}
+
+/// Reads the index section from `index_pos` to the end of the file in
+/// pieces of `piece` bytes and hands each whole record to `handle`, in
+/// order. A record cut by the end of the file, or one that does not
+/// parse, makes the index unusable.
+fn stream_index(
+    src: &dyn ReadAt,
+    index_pos: u64,
+    file_len: u64,
+    piece: u64,
+    handle: &mut dyn FnMut(records::RawRecord<'_>) -> std::result::Result<(), IndexProblem>,
+) -> std::result::Result<(), IndexProblem> {
+    let unparsable =
+        |e: &Error| -> IndexProblem { format!("the index does not parse: {}", describe(e)).into() };
+    // Bytes not parsed yet, from file offset `at`.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut at = index_pos;
+    let mut next = index_pos;
+    loop {
+        let mut pos = 0;
+        while record_complete(&buf[pos..]) {
+            let (record, end) = records::read_record(&buf, pos, at).map_err(|e| unparsable(&e))?;
+            handle(record)?;
+            pos = end;
+        }
+        buf.drain(..pos);
+        at += pos as u64;
+        if next >= file_len {
+            return match buf.is_empty() {
+                true => Ok(()),
+                // A record cut by the end of the file: say how.
+                false => Err(records::read_record(&buf, 0, at).err().map_or_else(
+                    || "the index ends inside a record".to_string().into(),
+                    |e| unparsable(&e),
+                )),
+            };
+        }
+        let len = piece.min(file_len - next);
+        let bytes = match read_vec(src, next, len, "index section", piece) {
+            Ok(b) => b,
+            Err(e @ Error::Io { .. }) => return Err(IndexProblem::Io(e)),
+            Err(e) => return Err(unparsable(&e)),
+        };
+        buf.extend_from_slice(&bytes);
+        next += len;
+    }
+}
+
+/// Whether `buf` starts with a whole record (or with lengths no record may
+/// have, which [`records::read_record`] then reports).
+fn record_complete(buf: &[u8]) -> bool {
+    let Some(header_len) = records::le_u32_at(buf, 0) else {
+        return false;
+    };
+    if u64::from(header_len) > records::MAX_HEADER_LEN {
+        return true;
+    }
+    let data_at = LEN_PREFIX as usize + header_len as usize;
+    let Some(data_len) = records::le_u32_at(buf, data_at) else {
+        return false;
+    };
+    if u64::from(data_len) > MAX_CHUNK_LEN {
+        return true;
+    }
+    buf.len() >= data_at + LEN_PREFIX as usize + data_len as usize
 }
 
 /// The chunks the chunk infos name, from the index alone: each reaches to
@@ -1159,6 +1213,57 @@ fn op_name(op: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index records, as (offset, op), read in pieces of `piece` bytes.
+    fn index_records(bag: &[u8], index_pos: u64, piece: u64) -> Vec<(u64, u8)> {
+        let mut seen = Vec::new();
+        let mut handle = |r: records::RawRecord<'_>| {
+            seen.push((r.offset, r.header.op().unwrap()));
+            Ok(())
+        };
+        let src = bag.to_vec();
+        assert!(stream_index(&src, index_pos, bag.len() as u64, piece, &mut handle).is_ok());
+        seen
+    }
+
+    #[test]
+    fn the_index_read_in_pieces_of_any_size_gives_the_same_records() {
+        let mut b = crate::testing::BagBuilder::new().chunk_threshold(1);
+        // Long definitions: connection records larger than small pieces.
+        for c in 0..5u32 {
+            b = b.connection(
+                c,
+                &format!("/t{c}"),
+                "std_msgs/String",
+                "x",
+                &"string data\n".repeat(50),
+            );
+        }
+        for i in 0..40u64 {
+            b = b.message((i % 5) as u32, 1_000 + i, &[0, 0, 0, 0]);
+        }
+        let built = b.build_bag();
+        let index_pos = built.index_pos.unwrap();
+        let whole = index_records(&built.bytes, index_pos, u64::MAX);
+        assert_eq!(whole.len(), 5 + 40);
+        for piece in [1, 3, 64, 1000] {
+            assert_eq!(
+                index_records(&built.bytes, index_pos, piece),
+                whole,
+                "pieces of {piece}"
+            );
+        }
+        // An index cut inside a record is unusable, whatever the pieces.
+        let cut = &built.bytes[..built.bytes.len() - 3];
+        let src = cut.to_vec();
+        for piece in [1, 64, u64::MAX] {
+            let r = stream_index(&src, index_pos, cut.len() as u64, piece, &mut |_| Ok(()));
+            assert!(
+                matches!(r, Err(IndexProblem::Unusable(_))),
+                "pieces of {piece}"
+            );
+        }
+    }
 
     #[test]
     fn magic_errors_say_what_was_found() {
