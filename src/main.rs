@@ -62,6 +62,19 @@ struct Outputs {
     glue_database: Option<String>,
 }
 
+/// A run `plan` started: where it writes, its bag, its id.
+#[derive(clap::Args, Debug, Clone)]
+struct Planned {
+    #[command(flatten)]
+    outputs: Outputs,
+    /// The bag the run planned.
+    #[arg(value_name = "BAG")]
+    bag: String,
+    /// The run id `plan` printed.
+    #[arg(long, value_name = "RUN_ID")]
+    run: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the pipeline on bags and write the lake.
@@ -133,13 +146,7 @@ enum Command {
     /// then write its report (running an item again writes the same files).
     Work {
         #[command(flatten)]
-        outputs: Outputs,
-        /// The bag the run planned.
-        #[arg(value_name = "BAG")]
-        bag: String,
-        /// The run id `plan` printed.
-        #[arg(long, value_name = "RUN_ID")]
-        run: String,
+        planned: Planned,
         /// The item's number, from 0.
         #[arg(long, value_name = "K")]
         item: usize,
@@ -149,13 +156,7 @@ enum Command {
     /// then synchronizes, finds scenes, exports and registers as `run` does.
     Finish {
         #[command(flatten)]
-        outputs: Outputs,
-        /// The bag the run planned.
-        #[arg(value_name = "BAG")]
-        bag: String,
-        /// The run id `plan` printed.
-        #[arg(long, value_name = "RUN_ID")]
-        run: String,
+        planned: Planned,
     },
     /// List the scene records of a lake's local scene store (a local
     /// directory or s3://bucket/prefix), each with its MCAP clip.
@@ -267,13 +268,8 @@ fn main() -> ExitCode {
             bag,
             item_bytes,
         } => plan(&outputs, &bag, item_bytes),
-        Command::Work {
-            outputs,
-            bag,
-            run,
-            item,
-        } => work(&outputs, &bag, &run, item),
-        Command::Finish { outputs, bag, run } => finish(&outputs, &bag, &run),
+        Command::Work { planned, item } => work(&planned, item),
+        Command::Finish { planned } => finish(&planned),
         Command::Scenes { lake, bag } => {
             list_scenes(&lake, bag.as_deref()).map(|()| ExitCode::SUCCESS)
         }
@@ -499,17 +495,19 @@ fn plan(outputs: &Outputs, bag: &str, item_bytes: u64) -> Result<ExitCode> {
     }
 }
 
-fn work(outputs: &Outputs, bag: &str, run: &str, item: usize) -> Result<ExitCode> {
+fn work(planned: &Planned, item: usize) -> Result<ExitCode> {
+    let Planned { outputs, bag, run } = planned;
     let source = one_source(bag)?;
-    let ctx = context(outputs, &[bag.to_string()], true)?;
+    let ctx = context(outputs, std::slice::from_ref(bag), true)?;
     pipeline::work(&ctx, &source, run, item)
         .map_err(|failure| anyhow::anyhow!("{}: item {item}: {}", source.url, failure.message))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn finish(outputs: &Outputs, bag: &str, run: &str) -> Result<ExitCode> {
+fn finish(planned: &Planned) -> Result<ExitCode> {
+    let Planned { outputs, bag, run } = planned;
     let source = one_source(bag)?;
-    let ctx = context(outputs, &[bag.to_string()], true)?;
+    let ctx = context(outputs, std::slice::from_ref(bag), true)?;
     let outcomes = vec![pipeline::finish(&ctx, &source, run)];
     print_summary(&outcomes);
     Ok(exit_code(&outcomes))

@@ -389,23 +389,7 @@ fn neighbouring_chunks_are_read_by_few_large_gets() {
 #[test]
 fn planning_a_bag_on_s3_reads_only_its_header_and_index() {
     let aws = Aws::new();
-    let mut b = extractor::testing::BagBuilder::new()
-        .chunk_threshold(64)
-        .connection(
-            0,
-            "/count",
-            "std_msgs/Int32",
-            "da5909fbe378aeaf85e547e830cc1bb7",
-            "int32 data\n",
-        );
-    for i in 0..3000u64 {
-        b = b.message(
-            0,
-            1_700_000_000_000_000_000 + i * 1_000_000,
-            &(i as i32).to_le_bytes(),
-        );
-    }
-    let built = b.build_bag();
+    let built = crate::util::count_bag(3000, 1_000_000);
     let chunks = built.chunk_offsets.len();
     assert!(chunks >= 1000, "{chunks} chunks");
     put_object(&aws.endpoint, &aws.ingest, "many/count.bag", &built.bytes);

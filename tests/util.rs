@@ -211,3 +211,25 @@ pub fn files_under(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A ROS1 bag of `messages` `std_msgs/Int32` counts on `/count`, `step_ns`
+/// apart, with a new chunk every 64 bytes (one message or so a chunk).
+pub fn count_bag(messages: u64, step_ns: u64) -> extractor::testing::BuiltBag {
+    let mut b = extractor::testing::BagBuilder::new()
+        .chunk_threshold(64)
+        .connection(
+            0,
+            "/count",
+            "std_msgs/Int32",
+            "da5909fbe378aeaf85e547e830cc1bb7",
+            "int32 data\n",
+        );
+    for i in 0..messages {
+        b = b.message(
+            0,
+            1_700_000_000_000_000_000 + i * step_ns,
+            &(i as i32).to_le_bytes(),
+        );
+    }
+    b.build_bag()
+}

@@ -334,23 +334,7 @@ fn a_second_run_while_one_holds_the_bag_is_refused_as_retryable() {
 /// recovers it as a single run does (the index checked first).
 #[test]
 fn an_index_naming_a_record_that_is_not_a_chunk_fails_the_sliced_run_and_a_single_run_recovers() {
-    let mut b = extractor::testing::BagBuilder::new()
-        .chunk_threshold(64)
-        .connection(
-            0,
-            "/count",
-            "std_msgs/Int32",
-            "da5909fbe378aeaf85e547e830cc1bb7",
-            "int32 data\n",
-        );
-    for i in 0..60u64 {
-        b = b.message(
-            0,
-            1_700_000_000_000_000_000 + i * 10_000_000,
-            &(i as i32).to_le_bytes(),
-        );
-    }
-    let built = b.build_bag();
+    let built = crate::util::count_bag(60, 10_000_000);
     assert!(built.chunk_offsets.len() >= 8);
     let mut bytes = built.bytes;
     // The fifth chunk's record says it is a connection record (op 0x07).

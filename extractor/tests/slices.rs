@@ -4,8 +4,9 @@
 //! sample bag at the harshest splits (one and two chunks an item), and on
 //! generated bags whose chunks overlap at random.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -15,7 +16,6 @@ use extractor::definition::builtin::Definitions;
 use extractor::definition::resolve;
 use extractor::extract::{self, ExtractPlan, ExtractReport, Slice, TablePlan, TableSink};
 use extractor::slices;
-use extractor::source::FileSource;
 use extractor::testing::BagBuilder;
 use proptest::prelude::*;
 
@@ -142,46 +142,13 @@ fn check_items_against(reference: &Bag, bag: &Bag, items: &[Slice], what: &str) 
     }
 }
 
-fn inputs(path: &Path) -> Vec<Input> {
-    let mut files: Vec<PathBuf> = if path.is_dir() {
-        std::fs::read_dir(path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| container::is_bag_name(&p.to_string_lossy()))
-            .collect()
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            Input::new(
-                p.file_name().unwrap().to_string_lossy(),
-                Box::new(FileSource::open(&p).unwrap()),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn every_real_and_sample_bag_cut_into_items_of_one_and_two_chunks_gives_the_whole_bag() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut bags: Vec<PathBuf> = Vec::new();
-    for dir in ["sample-bags", "../shared/bags/real"] {
-        for e in std::fs::read_dir(root.join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.to_string_lossy().to_string();
-            if container::is_bag_name(&name) || p.join("metadata.yaml").exists() {
-                bags.push(p);
-            }
-        }
-    }
-    bags.sort();
+    let bags = common::sample_and_real_bags();
     let mut cut = 0;
     let mut trusted_cut = 0;
     for path in &bags {
-        let Ok(bag) = container::open(inputs(path)) else {
+        let Ok(bag) = container::open(common::inputs(path)) else {
             continue;
         };
         let n = bag.layout.units.len();
@@ -201,7 +168,7 @@ fn every_real_and_sample_bag_cut_into_items_of_one_and_two_chunks_gives_the_whol
         // Opened trusting the index (no read of each chunk's head), as the
         // work items of a bag cut into several open it: the same rows.
         let trusted =
-            container::open_with(inputs(path), OpenOptions { trust_index: true }).unwrap();
+            container::open_with(common::inputs(path), OpenOptions { trust_index: true }).unwrap();
         if bag.layout.mode == extractor::container::IndexMode::Indexed
             && let Ok(items) = slices::cut_into(&trusted.layout, trusted.layout.units.len())
         {

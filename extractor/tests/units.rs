@@ -5,50 +5,16 @@
 //! looked for only in the units that can hold it), so a lie here would
 //! drop a message from a clip.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use extractor::container::{self, Input};
-use extractor::source::FileSource;
-
-fn inputs(path: &Path) -> Vec<Input> {
-    let mut files: Vec<PathBuf> = if path.is_dir() {
-        std::fs::read_dir(path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| container::is_bag_name(&p.to_string_lossy()))
-            .collect()
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            Input::new(
-                p.file_name().unwrap().to_string_lossy(),
-                Box::new(FileSource::open(&p).unwrap()),
-            )
-        })
-        .collect()
-}
+use extractor::container;
 
 #[test]
 fn units_hold_only_the_connections_and_times_they_claim() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut bags: Vec<PathBuf> = Vec::new();
-    for dir in ["sample-bags", "../shared/bags/real"] {
-        for e in std::fs::read_dir(root.join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.to_string_lossy().to_string();
-            if container::is_bag_name(&name) || p.join("metadata.yaml").exists() {
-                bags.push(p);
-            }
-        }
-    }
-    bags.sort();
+    let bags = common::sample_and_real_bags();
     let mut listed = 0;
     for path in &bags {
-        let Ok(bag) = container::open(inputs(path)) else {
+        let Ok(bag) = container::open(common::inputs(path)) else {
             continue;
         };
         for unit in &bag.layout.units {

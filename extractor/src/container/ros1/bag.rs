@@ -704,6 +704,24 @@ fn record_complete(buf: &[u8]) -> bool {
     buf.len() >= data_at + LEN_PREFIX as usize + data_len as usize
 }
 
+/// Checks that the chunk info at `info_offset` names a position between
+/// the bag header and the index.
+fn in_chunk_area(
+    info_offset: u64,
+    pos: u64,
+    header_end: u64,
+    index_pos: u64,
+) -> std::result::Result<(), IndexProblem> {
+    if pos < header_end || pos >= index_pos {
+        return Err(format!(
+            "the chunk info at offset {info_offset} points at chunk_pos {pos}, outside the chunk \
+             area [{header_end}, {index_pos})"
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The chunks the chunk infos name, from the index alone: each reaches to
 /// the next one's position (the last to the index).
 fn trusted_chunks(
@@ -716,13 +734,7 @@ fn trusted_chunks(
     let mut chunks = Vec::with_capacity(sorted.len());
     for (i, (info_offset, info)) in sorted.iter().enumerate() {
         let pos = info.chunk_pos;
-        if pos < header_end || pos >= index_pos {
-            return Err(format!(
-                "the chunk info at offset {info_offset} points at chunk_pos {pos}, outside the chunk \
-                 area [{header_end}, {index_pos})"
-            )
-            .into());
-        }
+        in_chunk_area(*info_offset, pos, header_end, index_pos)?;
         let end = sorted
             .get(i + 1)
             .map_or(index_pos, |(_, next)| next.chunk_pos);
@@ -766,13 +778,7 @@ fn checked_chunks(
         .par_iter()
         .map(|(info_offset, info)| {
             let pos = info.chunk_pos;
-            if pos < header_end || pos >= index_pos {
-                return Err(format!(
-                    "the chunk info at offset {info_offset} points at chunk_pos {pos}, outside the chunk \
-                     area [{header_end}, {index_pos})"
-                )
-                .into());
-            }
+            in_chunk_area(*info_offset, pos, header_end, index_pos)?;
             let head = match read_record_head(src, pos, index_pos) {
                 Ok(h) => h,
                 Err(e @ Error::Io { .. }) => return Err(IndexProblem::Io(e)),
