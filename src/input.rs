@@ -143,6 +143,20 @@ impl Source {
         Ok(bag)
     }
 
+    /// Opens the bag as a run's plan saved it, reading no index: a work
+    /// item of a bag cut into several, with its own `units`.
+    pub fn reopen(
+        &self,
+        state: container::BagState,
+        units: Vec<container::Unit>,
+    ) -> Result<Bag, Failure> {
+        let inputs = match &self.dir_entries {
+            None => vec![self.open_file(&self.key)?],
+            Some(entries) => self.open_directory(entries)?.0,
+        };
+        container::reopen(inputs, state, units).map_err(|e| extractor_failure(&self.url, &e))
+    }
+
     /// One storage file, by its key (or local path).
     fn open_file(&self, key: &str) -> Result<Input, Failure> {
         let name = key.rsplit('/').next().unwrap_or(key).to_string();

@@ -354,8 +354,9 @@ fn run_bag(
 
 /// Work on the one item of a single run, with the bag's progress.
 fn work_item_progress(ctx: &Context, ready: &Ready, run: &RunPlan) -> Result<ItemReport, Failure> {
-    let progress = (ctx.progress)(&run.bag_file, item_bytes(&ready.bag, run, 0));
-    let report = work_item(ctx, &ready.bag, &ready.plan, run, 0, &|n| {
+    let slice = &run.items[0];
+    let progress = (ctx.progress)(&run.bag_file, item_bytes(&ready.bag, slice));
+    let report = work_item(ctx, &ready.bag, &ready.plan, run, 0, slice, &|n| {
         progress.advance(n)
     });
     progress.finish();
@@ -495,23 +496,24 @@ fn begin(
     put_record(ctx, source, record)
 }
 
-/// Compressed bytes item `k` reads.
-fn item_bytes(bag: &Bag, run: &RunPlan, k: usize) -> u64 {
-    run.items[k]
+/// Compressed bytes a slice reads.
+fn item_bytes(bag: &Bag, slice: &Slice) -> u64 {
+    slice
         .units
         .iter()
         .map(|&u| bag.layout.units[u].read_len)
         .sum()
 }
 
-/// The work step: extracts item `k` of the run into part files of its own
-/// block of numbers.
+/// The work step: extracts item `k` of the run (`slice` of `bag`) into
+/// part files of its own block of numbers.
 fn work_item(
     ctx: &Context,
     bag: &Bag,
     plan: &ExtractPlan,
     run: &RunPlan,
     k: usize,
+    slice: &Slice,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ItemReport, Failure> {
     let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
@@ -527,7 +529,7 @@ fn work_item(
     let mut writer = PartitionWriter::new(ctx.lake.as_ref(), table_dirs)
         .with_codec(ctx.config.extract.codec())
         .with_first_part(run.first_part(k));
-    let report = extract::extract_slice(bag, plan, &run.items[k], &mut writer, progress)
+    let report = extract::extract_slice(bag, plan, slice, &mut writer, progress)
         .map_err(|e| extractor_failure(&run.source_url, &e))?;
     let files = writer
         .finish()
@@ -634,6 +636,14 @@ pub fn plan(ctx: &Context, source: &Source, item_bytes: u64) -> Result<RunPlan, 
     let mut record = new_record(source);
     describe_bag(source, &ready.bag, &mut record);
     runs::save_plan(ctx.lake.as_ref(), &run)?;
+    if run.trusted {
+        runs::save_units(
+            ctx.lake.as_ref(),
+            &run,
+            &ready.bag.state(),
+            &ready.bag.layout.units,
+        )?;
+    }
     begin(ctx, source, &run, &mut record)?;
     tracing::info!(
         bag = %name,
@@ -676,16 +686,23 @@ pub fn work(ctx: &Context, source: &Source, run_id: &str, k: usize) -> Result<()
             run.items.len()
         )));
     }
-    let bag = open_planned(source, &run)?;
+    // A bag cut into items is opened as plan left it, its index not read
+    // again; a bag in one item as a single run opens it.
+    let (bag, slice) = if run.trusted {
+        let (state, item) = runs::load_units(ctx.lake.as_ref(), &run, k)?;
+        (source.reopen(state, item.units)?, item.slice)
+    } else {
+        (open_planned(source, &run)?, run.items[k].clone())
+    };
     let definitions = Definitions::new(ctx.config.extract.msg_paths.clone());
     let topics = group_topics(&bag.layout.connections, &definitions);
     let plan = extract_plan_of(&topics, &run.names);
     let progress = (ctx.progress)(
         &format!("{} item {k}", run.bag_file),
-        item_bytes(&bag, &run, k),
+        item_bytes(&bag, &slice),
     );
     let started = Instant::now();
-    let report = work_item(ctx, &bag, &plan, &run, k, &|n| progress.advance(n));
+    let report = work_item(ctx, &bag, &plan, &run, k, &slice, &|n| progress.advance(n));
     progress.finish();
     let report = match report {
         Ok(r) => r,

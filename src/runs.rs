@@ -8,9 +8,14 @@
 //!   Functions Distributed Map iterates over;
 //! - `reports/<k>.json`: each item's [`ItemReport`], written last by the
 //!   item, so its presence says the item's files are all written;
+//! - `bag.json.zst` and `units/<k>.json.zst`: for a bag cut into several
+//!   items, the layout plan read from the index (less its units) and each
+//!   item's units, so that a work item opens the bag without reading its
+//!   index again (a terabyte's index is over 100 MB);
 //! - `compacted.json`: the small tables finish rewrote, so a finish that
 //!   crashed after removing item parts does not read them again.
 
+use extractor::container::{BagState, Unit};
 use extractor::extract::{ExtractReport, Slice};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +104,36 @@ pub struct ItemReport {
     pub files: Vec<Vec<String>>,
 }
 
+/// What work item `k` of a bag cut into several reads: its units, and its
+/// slice numbered within them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemUnits {
+    pub units: Vec<Unit>,
+    pub slice: Slice,
+}
+
+impl ItemUnits {
+    /// Item `k`'s units of `all` (the bag's), its slice renumbered.
+    pub fn of(all: &[Unit], slice: &Slice) -> ItemUnits {
+        let units: Vec<Unit> = slice.units.iter().map(|&i| all[i].clone()).collect();
+        let first = slice.units.partition_point(|&i| i < slice.home.start);
+        let home_len = slice
+            .units
+            .iter()
+            .filter(|i| slice.home.contains(i))
+            .count();
+        ItemUnits {
+            slice: Slice {
+                units: (0..units.len()).collect(),
+                home: first..first + home_len,
+                from: slice.from,
+                to: slice.to,
+            },
+            units,
+        }
+    }
+}
+
 /// The tables finish rewrote into block 0: per table index, its files.
 pub type Compacted = std::collections::BTreeMap<usize, Vec<String>>;
 
@@ -131,6 +166,14 @@ pub fn failure_path(bag_file: &str, run_id: &str, item: usize) -> String {
     format!("{}/reports/{item}.failed.json", run_dir(bag_file, run_id))
 }
 
+fn bag_state_path(bag_file: &str, run_id: &str) -> String {
+    format!("{}/bag.json.zst", run_dir(bag_file, run_id))
+}
+
+fn units_path(bag_file: &str, run_id: &str, item: usize) -> String {
+    format!("{}/units/{item}.json.zst", run_dir(bag_file, run_id))
+}
+
 fn compacted_path(bag_file: &str, run_id: &str) -> String {
     format!("{}/compacted.json", run_dir(bag_file, run_id))
 }
@@ -154,6 +197,77 @@ fn get_json<T: for<'de> Deserialize<'de>>(
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))
+}
+
+/// JSON compressed with zstd: a terabyte's units are about 400 MB of JSON
+/// and a tenth of that compressed.
+fn put_json_zst<T: Serialize>(lake: &dyn Lake, path: &str, value: &T) -> Result<(), Failure> {
+    let json = serde_json::to_vec(value).map_err(|e| Failure::permanent(e.to_string()))?;
+    let bytes = zstd::bulk::compress(&json, 3)
+        .map_err(|e| Failure::io(format_args!("compressing {}", lake.url(path)), &e))?;
+    lake.put(path, &bytes)
+        .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
+}
+
+fn get_json_zst<T: for<'de> Deserialize<'de>>(
+    lake: &dyn Lake,
+    path: &str,
+) -> Result<Option<T>, Failure> {
+    let Some(bytes) = lake
+        .get(path)
+        .map_err(|e| Failure::io(format_args!("reading {}", lake.url(path)), &e))?
+    else {
+        return Ok(None);
+    };
+    let json = zstd::stream::decode_all(bytes.as_slice())
+        .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))?;
+    serde_json::from_slice(&json)
+        .map(Some)
+        .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))
+}
+
+/// Writes what work items read instead of the bag's index: the bag's
+/// state and each item's units (in parallel: a terabyte has hundreds).
+pub fn save_units(
+    lake: &dyn Lake,
+    plan: &RunPlan,
+    state: &BagState,
+    units: &[Unit],
+) -> Result<(), Failure> {
+    use rayon::prelude::*;
+    put_json_zst(lake, &bag_state_path(&plan.bag_file, &plan.run_id), state)?;
+    plan.items
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(k, slice)| {
+            put_json_zst(
+                lake,
+                &units_path(&plan.bag_file, &plan.run_id, k),
+                &ItemUnits::of(units, slice),
+            )
+        })
+}
+
+/// The bag's state and item `k`'s units, as plan saved them; missing ones
+/// are a permanent failure.
+pub fn load_units(
+    lake: &dyn Lake,
+    plan: &RunPlan,
+    k: usize,
+) -> Result<(BagState, ItemUnits), Failure> {
+    let missing = |path: String| {
+        Failure::permanent(format!(
+            "run {} of {}: {} is missing: plan again",
+            plan.run_id,
+            plan.bag_file,
+            lake.url(&path)
+        ))
+    };
+    let path = bag_state_path(&plan.bag_file, &plan.run_id);
+    let state = get_json_zst(lake, &path)?.ok_or_else(|| missing(path))?;
+    let path = units_path(&plan.bag_file, &plan.run_id, k);
+    let units = get_json_zst(lake, &path)?.ok_or_else(|| missing(path))?;
+    Ok((state, units))
 }
 
 /// Writes the plan and the items list.
@@ -249,8 +363,68 @@ pub fn remove_run(lake: &dyn Lake, plan: &RunPlan) -> std::io::Result<()> {
     for k in 0..plan.items.len() {
         lake.delete(&report_path(&plan.bag_file, &plan.run_id, k))?;
         lake.delete(&failure_path(&plan.bag_file, &plan.run_id, k))?;
+        lake.delete(&units_path(&plan.bag_file, &plan.run_id, k))?;
     }
+    lake.delete(&bag_state_path(&plan.bag_file, &plan.run_id))?;
     lake.delete(&compacted_path(&plan.bag_file, &plan.run_id))?;
     lake.delete(&items_path(&plan.bag_file, &plan.run_id))?;
     lake.delete(&plan_path(&plan.bag_file, &plan.run_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use extractor::container::{UnitKind, compression::Compression};
+
+    fn unit(i: usize) -> Unit {
+        Unit {
+            file: 0,
+            offset: i as u64 * 100,
+            read_len: 100,
+            size: 100,
+            compression: Compression::None,
+            start_time_ns: Some(i as u64),
+            end_time_ns: Some(i as u64),
+            connections: None,
+            kind: UnitKind::Sqlite {
+                first_id: i as i64,
+                last_id: i as i64,
+            },
+        }
+    }
+
+    #[test]
+    fn an_items_units_are_its_own_and_its_home_is_renumbered_within_them() {
+        let all: Vec<Unit> = (0..10).map(unit).collect();
+        // Reads 2..=5 and 7; its home group is 3..6 (home units are
+        // always read).
+        let slice = Slice {
+            units: vec![2, 3, 4, 5, 7],
+            home: 3..6,
+            from: Some(3),
+            to: Some(7),
+        };
+        let item = ItemUnits::of(&all, &slice);
+        let offsets: Vec<u64> = item.units.iter().map(|u| u.offset).collect();
+        assert_eq!(offsets, [200, 300, 400, 500, 700]);
+        assert_eq!(item.slice.units, [0, 1, 2, 3, 4]);
+        assert_eq!(item.slice.home, 1..4);
+        assert_eq!((item.slice.from, item.slice.to), (Some(3), Some(7)));
+        // The home units are the same units either way.
+        let home: Vec<u64> = item
+            .slice
+            .home
+            .clone()
+            .map(|i| item.units[i].offset)
+            .collect();
+        assert_eq!(home, [300, 400, 500]);
+        // An item whose home group is empty (a window between groups).
+        let empty = Slice {
+            units: vec![4, 5],
+            home: 6..6,
+            from: Some(5),
+            to: Some(6),
+        };
+        assert_eq!(ItemUnits::of(&all, &empty).slice.home, 2..2);
+    }
 }

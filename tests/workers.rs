@@ -377,3 +377,63 @@ fn an_index_naming_a_record_that_is_not_a_chunk_fails_the_sliced_run_and_a_singl
         "{item}"
     );
 }
+
+/// A work item of a bag cut into several opens it as plan left it (the
+/// run state holds the layout and each item's units), reading no index:
+/// with the bag's index section zeroed after plan, every item still
+/// extracts, and finish on the bag restored gives the single run's lake. A
+/// bag that changed size since plan is refused, saying to plan again.
+#[test]
+fn work_items_read_no_index_and_refuse_a_bag_changed_since_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("drive_0003_lz4.bag");
+    let original = std::fs::read(sample_bags().join("drive_0003_lz4.bag")).unwrap();
+    std::fs::write(&bag, &original).unwrap();
+    let single = tempfile::tempdir().unwrap();
+    let out = run_into(single.path(), &[], std::slice::from_ref(&bag));
+    assert!(out.status.success(), "{}", show(&out));
+    let lake = dir.path().join("lake");
+    let (run, items) = plan(&lake, &bag, "1");
+    assert!(items >= 3, "the bag is cut into {items} items");
+
+    // The bag header's index_pos: the index section runs from there to
+    // the end of the file.
+    let at = original
+        .windows(10)
+        .position(|w| w == b"index_pos=")
+        .expect("the bag header's index_pos")
+        + 10;
+    let index_pos = u64::from_le_bytes(original[at..at + 8].try_into().unwrap()) as usize;
+    assert!(index_pos > 0 && index_pos < original.len());
+    let mut blind = original.clone();
+    blind[index_pos..].fill(0);
+    std::fs::write(&bag, &blind).unwrap();
+    // The zeroed index is unusable: inspect finds the chunks by a scan.
+    let o = bagpipe().arg("inspect").arg(&bag).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("scan"),
+        "{}",
+        show(&o)
+    );
+    for k in 0..items {
+        let o = work(&lake, &bag, &run, k);
+        assert!(o.status.success(), "item {k}: {}", show(&o));
+    }
+
+    // One byte more: the bag is not the one planned.
+    let mut grown = original.clone();
+    grown.push(0);
+    std::fs::write(&bag, &grown).unwrap();
+    let o = work(&lake, &bag, &run, 0);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        text.contains("changed since the run was planned") && text.contains("plan again"),
+        "{text}"
+    );
+
+    std::fs::write(&bag, &original).unwrap();
+    let o = finish(&lake, &bag, &run);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_same_lake(&lake, single.path(), "items that read no index");
+}

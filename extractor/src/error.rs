@@ -59,6 +59,10 @@ pub enum Error {
         "{unit}: the index is wrong ({reason}); the bag cannot be extracted in slices: run it as one item"
     )]
     IndexWrong { unit: String, reason: String },
+    /// A storage file is not what the plan of a run read (another size,
+    /// another format): the run must be planned again.
+    #[error("{file} changed since the run was planned ({reason}); plan again")]
+    Changed { file: String, reason: String },
     /// The sink that receives decoded rows failed (a write to the lake).
     #[error("writing table {table}: {source}")]
     Sink {

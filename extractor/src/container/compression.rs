@@ -9,7 +9,7 @@ use crate::container::ros1::records::{MAX_CHUNK_LEN, preview};
 use crate::error::{Error, Result};
 
 /// Compression of a chunk's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Compression {
     None,
     Bz2,

@@ -30,6 +30,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::source::ReadAt;
 
@@ -45,7 +47,7 @@ pub const SCHEMA_ROS2MSG: &str = "ros2msg";
 pub const SCHEMA_ROS2IDL: &str = "ros2idl";
 
 /// The storage format of a bag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
     Ros1,
     Mcap,
@@ -140,7 +142,7 @@ pub fn detect(src: &dyn ReadAt) -> Result<Detected> {
 
 /// One connection: a ROS1 connection record, an MCAP channel (with its
 /// schema), or a row of a sqlite3 `topics` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     /// Unique in the bag (for a split bag, storage files' ids are renumbered).
     pub id: u32,
@@ -207,7 +209,7 @@ impl Connection {
 }
 
 /// One storage file of a bag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageFile {
     /// Its name (the file name, or the object key's last part).
     pub name: String,
@@ -215,7 +217,7 @@ pub struct StorageFile {
 }
 
 /// How the layout was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexMode {
     /// From the index (ROS1), the summary (MCAP) or the database (sqlite3).
     Indexed,
@@ -224,7 +226,7 @@ pub enum IndexMode {
 }
 
 /// Something wrong with the bag that was recovered from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// File offset it is about (a chunk record's start, for a skipped chunk).
     pub offset: Option<u64>,
@@ -249,7 +251,7 @@ impl Warning {
 }
 
 /// Where a unit's bytes are, per format.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum UnitKind {
     Ros1(ros1::bag::ChunkInfo),
     Mcap(mcap::McapUnit),
@@ -261,7 +263,7 @@ pub enum UnitKind {
 }
 
 /// A piece of a bag read whole: the unit of parallel reading and of damage.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unit {
     /// The storage file it is in.
     pub file: usize,
@@ -342,7 +344,7 @@ pub struct UnitContents {
 }
 
 /// Where everything in a bag is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BagLayout {
     pub format: Format,
     /// The storage files, in bag order.
@@ -586,6 +588,89 @@ pub fn open_with(inputs: Vec<Input>, options: OpenOptions) -> Result<Bag> {
     })
 }
 
+/// What a work item needs to read its units of a bag without reading the
+/// bag's index again: the layout its plan read, less the units (each item
+/// is given its own), and how each MCAP file's channel ids map to the
+/// bag's connection ids.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BagState {
+    /// The layout, `units` left empty.
+    pub layout: BagLayout,
+    /// Per storage file: MCAP channel id to connection id (empty for a
+    /// ROS1 file).
+    pub channel_ids: Vec<Vec<(u16, u32)>>,
+}
+
+/// Opens a bag's storage files as `state` says they are, reading no index
+/// and no chunk head: a work item's bag, whose `units` its plan located
+/// (from a trusted index, so each unit's record is checked as it is read).
+/// A file of another size or format than the plan saw is
+/// [`Error::Changed`]. ROS1 and MCAP files only (sqlite3 bags are never
+/// cut into items).
+pub fn reopen(inputs: Vec<Input>, state: BagState, units: Vec<Unit>) -> Result<Bag> {
+    let BagState {
+        mut layout,
+        channel_ids,
+    } = state;
+    if inputs.len() != layout.files.len() {
+        return Err(Error::Changed {
+            file: inputs.first().map_or_else(String::new, |i| i.name.clone()),
+            reason: format!(
+                "{} storage files then, {} now",
+                layout.files.len(),
+                inputs.len()
+            ),
+        });
+    }
+    let mut files = Vec::new();
+    for (file, input) in inputs.into_iter().enumerate() {
+        let planned = &layout.files[file];
+        let changed = |reason: String| Error::Changed {
+            file: input.name.clone(),
+            reason,
+        };
+        if input.src.len() != planned.size_bytes {
+            return Err(changed(format!(
+                "{} bytes then, {} now",
+                planned.size_bytes,
+                input.src.len()
+            )));
+        }
+        let src: Box<dyn ReadAt> = match detect(input.src.as_ref())? {
+            Detected::Zstd => Box::new(spool::decompress(input.src.as_ref(), &input.name)?),
+            _ => input.src,
+        };
+        let storage = match (detect(src.as_ref())?, layout.format) {
+            (Detected::Ros1, Format::Ros1) => Storage::Ros1 { src },
+            (Detected::Mcap, Format::Mcap) => Storage::Mcap {
+                src,
+                ids: channel_ids
+                    .get(file)
+                    .map(|ids| ids.iter().copied().collect())
+                    .unwrap_or_default(),
+            },
+            (found, format) => {
+                return Err(changed(format!(
+                    "a {} file then, {found:?} now, or a format whose units are not read in items",
+                    format.as_str()
+                )));
+            }
+        };
+        files.push(storage);
+    }
+    let ros1_known = if layout.format == Format::Ros1 {
+        layout.connections.iter().map(|c| c.id).collect()
+    } else {
+        std::collections::HashSet::new()
+    };
+    layout.units = units;
+    Ok(Bag {
+        layout,
+        files,
+        ros1_known,
+    })
+}
+
 /// Opens one storage file by its leading bytes.
 fn open_file(input: Input, options: OpenOptions) -> Result<Opened> {
     match detect(input.src.as_ref())? {
@@ -677,6 +762,31 @@ impl Bag {
                 Storage::Ros1 { src } | Storage::Mcap { src, .. } => src.prefetch(&ranges),
                 Storage::Sqlite { .. } => {}
             }
+        }
+    }
+
+    /// What [`reopen`] needs besides the units: the layout without them,
+    /// and the MCAP channel ids of each file.
+    pub fn state(&self) -> BagState {
+        let layout = BagLayout {
+            units: Vec::new(),
+            ..self.layout.clone()
+        };
+        let channel_ids = self
+            .files
+            .iter()
+            .map(|f| match f {
+                Storage::Mcap { ids, .. } => {
+                    let mut ids: Vec<(u16, u32)> = ids.iter().map(|(&l, &g)| (l, g)).collect();
+                    ids.sort_unstable();
+                    ids
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        BagState {
+            layout,
+            channel_ids,
         }
     }
 

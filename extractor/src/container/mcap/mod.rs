@@ -58,7 +58,7 @@ const RUN_BYTES: u64 = 16 << 20;
 const SCAN_GROUP_BYTES: u64 = 512 << 20;
 
 /// Where a unit of an MCAP file is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum McapUnit {
     /// A chunk record.
     Chunk {

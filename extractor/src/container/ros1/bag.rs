@@ -66,7 +66,7 @@ const SCAN_GROUP_BYTES: u64 = 512 << 20;
 const LEN_PREFIX: u64 = 4;
 
 /// One chunk of the bag, located in the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ChunkInfo {
     /// File offset where the chunk *record* starts (named in warnings).
     pub offset: u64,
