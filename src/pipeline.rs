@@ -516,6 +516,7 @@ fn work_item(
     slice: &Slice,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ItemReport, Failure> {
+    let started = Instant::now();
     let table_dirs: Vec<(String, arrow_schema::SchemaRef)> = plan
         .tables
         .iter()
@@ -551,6 +552,7 @@ fn work_item(
         run_id: run.run_id.clone(),
         report,
         files,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
@@ -896,9 +898,12 @@ fn finish_stages(
     outcome: &mut BagOutcome,
     parts: &mut ReportParts,
 ) -> Result<(), Failure> {
+    // The stage's seconds: the items' extraction (one after the other in a
+    // single run; worker-seconds across workers) and the commit.
+    let items_seconds: f64 = reports.iter().map(|r| r.seconds).sum();
     let started = Instant::now();
     let (tables, written, bag) = commit_extract(ctx, source, ready, run, reports, record)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = items_seconds + started.elapsed().as_secs_f64();
     tracing::info!(
         bag = %record.bag_file,
         stage = "extract",

@@ -102,6 +102,9 @@ pub struct ItemReport {
     pub report: ExtractReport,
     /// Per table of the plan: the part files written, in row order.
     pub files: Vec<Vec<String>>,
+    /// How long the item took to extract and write.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// What work item `k` of a bag cut into several reads: its units, and its
