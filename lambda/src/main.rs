@@ -10,6 +10,7 @@ use serde_json::Value;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), lambda_runtime::Error> {
+    bagpipe::no_huge_pages();
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
