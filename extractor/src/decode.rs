@@ -341,27 +341,46 @@ impl<'a> Cursor<'a> {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(format!(
-                "needs {n} bytes at byte {}, only {} remain",
-                self.pos,
-                self.remaining()
-            ));
+        match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(out) => {
+                self.pos += n;
+                Ok(out)
+            }
+            None => Err(self.short(n)),
         }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
     }
 
+    /// The error of a read of `n` bytes past the end (kept out of line:
+    /// the reads above are inlined into every field's decoding).
+    #[cold]
+    #[inline(never)]
+    fn short(&self, n: usize) -> String {
+        format!(
+            "needs {n} bytes at byte {}, only {} remain",
+            self.pos,
+            self.remaining()
+        )
+    }
+
+    #[inline]
     fn array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
-        let bytes = self.take(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
+        match self
+            .buf
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<N>())
+        {
+            Some(out) => {
+                self.pos += N;
+                Ok(*out)
+            }
+            None => Err(self.short(N)),
+        }
     }
 
     /// Skips CDR padding up to a multiple of `n` (ROS1 has none).
+    #[inline]
     fn align(&mut self, n: usize) -> DecodeResult {
         if self.cdr && n > 1 {
             let pad = (n - self.pos % n) % n;
@@ -689,6 +708,12 @@ fn extend_prim<const N: usize, T>(
         return Ok(());
     }
     cur.align(align)?;
+    if n == 1 {
+        // A scalar field, the common case: one push, no iterator.
+        let a = cur.array::<N>()?;
+        out.push(if cur.big { be(a) } else { le(a) });
+        return Ok(());
+    }
     let bytes = cur.take(n.saturating_mul(N))?;
     let chunks = bytes.chunks_exact(N).map(|c| {
         let mut a = [0u8; N];

@@ -18,6 +18,7 @@ use arrow_array::{Array, Int64Array, RecordBatch, UInt32Array};
 use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::container::{Bag, Unit};
 use crate::decode::{Layout, MessageDecoder};
@@ -170,6 +171,8 @@ pub fn extract_slice(
     };
     let home: Vec<bool> = slice.units.iter().map(|i| slice.home.contains(i)).collect();
     let mut state = Merger::new(plan, units);
+    // Looked up once per message: a fast hash of the connection id.
+    let routes: FxHashMap<u32, usize> = plan.conn_table.iter().map(|(&c, &t)| (c, t)).collect();
     let windows = windows(units);
     let mut ready: Option<Vec<ChunkOutput>> = None;
     for (i, range) in windows.iter().enumerate() {
@@ -190,7 +193,7 @@ pub fn extract_slice(
                     .enumerate()
                     .map(|(i, unit)| {
                         let index = range.start + i;
-                        let out = decode_unit(bag, unit, index, home[index], slice, plan);
+                        let out = decode_unit(bag, unit, index, home[index], slice, plan, &routes);
                         progress(unit.read_len);
                         out
                     })
@@ -265,6 +268,7 @@ fn decode_unit(
     home: bool,
     slice: &Slice,
     plan: &ExtractPlan,
+    routes: &FxHashMap<u32, usize>,
 ) -> ChunkOutput {
     let name = unit.describe(&bag.layout);
     let outcome = bag.read_unit(unit).and_then(|contents| {
@@ -305,7 +309,7 @@ fn decode_unit(
             *out.per_conn.entry(conn).or_default() += count;
             out.message_count += count;
         }
-        let mut decoders: HashMap<usize, MessageDecoder> = HashMap::new();
+        let mut decoders: FxHashMap<usize, MessageDecoder> = FxHashMap::default();
         for msg in &contents.messages {
             if !slice.keeps(msg.time_ns) {
                 continue;
@@ -314,7 +318,7 @@ fn decode_unit(
             *out.per_conn.entry(msg.conn).or_default() += 1;
             out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
             out.max_time = Some(out.max_time.map_or(msg.time_ns, |t| t.max(msg.time_ns)));
-            let Some(&table) = plan.conn_table.get(&msg.conn) else {
+            let Some(&table) = routes.get(&msg.conn) else {
                 continue;
             };
             let decoder = decoders

@@ -426,7 +426,8 @@ pub struct Bag {
     files: Vec<Storage>,
     /// ROS1: every connection id the layout knows (others in a chunk are
     /// counted as unknown, unless the chunk defines them).
-    ros1_known: std::collections::HashSet<u32>,
+    /// ROS1: the bag-wide connection ids (a fast hash: looked up per message).
+    ros1_known: rustc_hash::FxHashSet<u32>,
 }
 
 impl std::fmt::Debug for Bag {
@@ -510,7 +511,7 @@ pub fn open_with(inputs: Vec<Input>, options: OpenOptions) -> Result<Bag> {
     };
     let mut storages = Vec::new();
     let mut next_id: u32 = 0;
-    let mut ros1_known = std::collections::HashSet::new();
+    let mut ros1_known = rustc_hash::FxHashSet::default();
     for (file, o) in opened.into_iter().enumerate() {
         let mut map: HashMap<i64, u32> = HashMap::new();
         for (mut conn, local) in o.connections.into_iter().zip(o.local_ids) {
@@ -661,7 +662,7 @@ pub fn reopen(inputs: Vec<Input>, state: BagState, units: Vec<Unit>) -> Result<B
     let ros1_known = if layout.format == Format::Ros1 {
         layout.connections.iter().map(|c| c.id).collect()
     } else {
-        std::collections::HashSet::new()
+        rustc_hash::FxHashSet::default()
     };
     layout.units = units;
     Ok(Bag {

@@ -5,7 +5,9 @@
 pub mod bag;
 pub mod records;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
 
 use super::{
     Connection, ENCODING_ROS1, Format, MessageRef, Opened, SCHEMA_ROS1MSG, Storage, Unit,
@@ -90,10 +92,10 @@ pub(super) fn open(src: Box<dyn ReadAt>, trust_index: bool) -> Result<Opened> {
 pub(super) fn read_unit(
     src: &dyn ReadAt,
     chunk: &bag::ChunkInfo,
-    known: &HashSet<u32>,
+    known: &FxHashSet<u32>,
 ) -> Result<UnitContents> {
     let contents = bag::read_chunk(src, chunk)?;
-    let in_chunk: HashSet<u32> = contents.connections.iter().map(|c| c.id).collect();
+    let in_chunk: FxHashSet<u32> = contents.connections.iter().map(|c| c.id).collect();
     let mut out = UnitContents::default();
     for m in contents.messages {
         if !known.contains(&m.conn) && !in_chunk.contains(&m.conn) {
