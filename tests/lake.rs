@@ -134,6 +134,13 @@ fn rerun_replaces_a_bags_partitions_exactly() {
     let partition = root.join("topics/turtle1_pose/bag_file=turtlesim_lz4");
     std::fs::write(partition.join("part-00007.parquet"), b"stale").unwrap();
     std::fs::write(partition.join(".tmp-1-2-part-00000.parquet"), b"partial").unwrap();
+    // A report a killed run was writing (no process has that id: Linux
+    // pids stop at 2^22).
+    std::fs::write(
+        root.join("reports/.tmp-4194305-1-turtlesim_lz4.html"),
+        b"partial",
+    )
+    .unwrap();
     let gone = root.join("topics/old_topic/bag_file=turtlesim_lz4");
     std::fs::create_dir_all(&gone).unwrap();
     std::fs::write(gone.join("part-00000.parquet"), b"old").unwrap();

@@ -7,6 +7,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::exports::REPORTS_DIR;
 use crate::storage::catalog::{
     ItemStore, JsonlStore, LOCAL_BAGS_PATH, LOCAL_SCENES_PATH, LOCAL_STORE_DIR,
 };
@@ -33,8 +34,9 @@ pub fn open_lake(root: &str) -> io::Result<Arc<dyn Lake>> {
     let lake = LocalLake::new(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", path.display())))?;
     // The files outside the bags' partitions that a killed run may have
-    // been writing: the schema registry and the local stores.
-    for dir in [SCHEMAS_DIR, LOCAL_STORE_DIR] {
+    // been writing: the schema registry, the local stores and the reports
+    // (a bag's exports are swept when its scenes are exported again).
+    for dir in [SCHEMAS_DIR, LOCAL_STORE_DIR, REPORTS_DIR] {
         let removed = lake.remove_dead_temps(dir).map_err(|e| {
             io::Error::new(e.kind(), format!("cleaning {}/{dir}: {e}", path.display()))
         })?;
