@@ -309,7 +309,10 @@ fn decode_unit(
             *out.per_conn.entry(conn).or_default() += count;
             out.message_count += count;
         }
-        let mut decoders: FxHashMap<usize, MessageDecoder> = FxHashMap::default();
+        // Each kept message's table, and each table's rows and bytes, so
+        // its decoder's buffers are sized once.
+        let mut routed: Vec<(usize, &crate::container::MessageRef)> = Vec::new();
+        let mut sizes: FxHashMap<usize, (usize, usize)> = FxHashMap::default();
         for msg in &contents.messages {
             if !slice.keeps(msg.time_ns) {
                 continue;
@@ -318,12 +321,19 @@ fn decode_unit(
             *out.per_conn.entry(msg.conn).or_default() += 1;
             out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
             out.max_time = Some(out.max_time.map_or(msg.time_ns, |t| t.max(msg.time_ns)));
-            let Some(&table) = routes.get(&msg.conn) else {
-                continue;
-            };
-            let decoder = decoders
-                .entry(table)
-                .or_insert_with(|| MessageDecoder::new(plan.tables[table].layout.clone()));
+            if let Some(&table) = routes.get(&msg.conn) {
+                let size = sizes.entry(table).or_default();
+                size.0 += 1;
+                size.1 += msg.range.len();
+                routed.push((table, msg));
+            }
+        }
+        let mut decoders: FxHashMap<usize, MessageDecoder> = FxHashMap::default();
+        for (table, msg) in routed {
+            let decoder = decoders.entry(table).or_insert_with(|| {
+                let (rows, bytes) = sizes[&table];
+                MessageDecoder::with_capacity(plan.tables[table].layout.clone(), rows, bytes)
+            });
             let bytes = &contents.data[msg.range.clone()];
             // Receive times are u64 ns; past i64::MAX (year 2262) they are
             // clamped rather than wrapped.
