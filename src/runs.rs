@@ -181,50 +181,35 @@ fn compacted_path(bag_file: &str, run_id: &str) -> String {
     format!("{}/compacted.json", run_dir(bag_file, run_id))
 }
 
+/// Writes `value` as JSON, compressed with zstd when `path` ends in `.zst`
+/// (a terabyte's units are about 400 MB of JSON and a tenth of that
+/// compressed).
 fn put_json<T: Serialize>(lake: &dyn Lake, path: &str, value: &T) -> Result<(), Failure> {
-    let bytes = serde_json::to_vec(value).map_err(|e| Failure::permanent(e.to_string()))?;
+    let mut bytes = serde_json::to_vec(value).map_err(|e| Failure::permanent(e.to_string()))?;
+    if path.ends_with(".zst") {
+        bytes = zstd::bulk::compress(&bytes, 3)
+            .map_err(|e| Failure::io(format_args!("compressing {}", lake.url(path)), &e))?;
+    }
     lake.put(path, &bytes)
         .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
 }
 
+/// Reads what [`put_json`] wrote; `None` when there is nothing at `path`.
 fn get_json<T: for<'de> Deserialize<'de>>(
     lake: &dyn Lake,
     path: &str,
 ) -> Result<Option<T>, Failure> {
-    let Some(bytes) = lake
+    let Some(mut bytes) = lake
         .get(path)
         .map_err(|e| Failure::io(format_args!("reading {}", lake.url(path)), &e))?
     else {
         return Ok(None);
     };
+    if path.ends_with(".zst") {
+        bytes = zstd::stream::decode_all(bytes.as_slice())
+            .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))?;
+    }
     serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))
-}
-
-/// JSON compressed with zstd: a terabyte's units are about 400 MB of JSON
-/// and a tenth of that compressed.
-fn put_json_zst<T: Serialize>(lake: &dyn Lake, path: &str, value: &T) -> Result<(), Failure> {
-    let json = serde_json::to_vec(value).map_err(|e| Failure::permanent(e.to_string()))?;
-    let bytes = zstd::bulk::compress(&json, 3)
-        .map_err(|e| Failure::io(format_args!("compressing {}", lake.url(path)), &e))?;
-    lake.put(path, &bytes)
-        .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
-}
-
-fn get_json_zst<T: for<'de> Deserialize<'de>>(
-    lake: &dyn Lake,
-    path: &str,
-) -> Result<Option<T>, Failure> {
-    let Some(bytes) = lake
-        .get(path)
-        .map_err(|e| Failure::io(format_args!("reading {}", lake.url(path)), &e))?
-    else {
-        return Ok(None);
-    };
-    let json = zstd::stream::decode_all(bytes.as_slice())
-        .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))?;
-    serde_json::from_slice(&json)
         .map(Some)
         .map_err(|e| Failure::permanent(format!("{}: {e}", lake.url(path))))
 }
@@ -238,12 +223,12 @@ pub fn save_units(
     units: &[Unit],
 ) -> Result<(), Failure> {
     use rayon::prelude::*;
-    put_json_zst(lake, &bag_state_path(&plan.bag_file, &plan.run_id), state)?;
+    put_json(lake, &bag_state_path(&plan.bag_file, &plan.run_id), state)?;
     plan.items
         .par_iter()
         .enumerate()
         .try_for_each(|(k, slice)| {
-            put_json_zst(
+            put_json(
                 lake,
                 &units_path(&plan.bag_file, &plan.run_id, k),
                 &ItemUnits::of(units, slice),
@@ -267,9 +252,9 @@ pub fn load_units(
         ))
     };
     let path = bag_state_path(&plan.bag_file, &plan.run_id);
-    let state = get_json_zst(lake, &path)?.ok_or_else(|| missing(path))?;
+    let state = get_json(lake, &path)?.ok_or_else(|| missing(path))?;
     let path = units_path(&plan.bag_file, &plan.run_id, k);
-    let units = get_json_zst(lake, &path)?.ok_or_else(|| missing(path))?;
+    let units = get_json(lake, &path)?.ok_or_else(|| missing(path))?;
     Ok((state, units))
 }
 

@@ -722,6 +722,7 @@ fn push_prim<const N: usize, T>(
 
 /// Reads `n` fixed-size values in one go: CDR aligns the first to `align`
 /// (the rest follow packed), and reads big-endian values with `be`.
+#[inline(always)]
 fn extend_prim<const N: usize, T>(
     out: &mut Vec<T>,
     cur: &mut Cursor,
@@ -827,57 +828,19 @@ impl Col {
         }
     }
 
-    /// Appends one value of a primitive column, inline in a struct's loop
-    /// over its fields (a call of [`Col::decode_many`] per field cost
-    /// more than the field: callgrind counted a fifth of the decoding in
-    /// its entry and exit). `None`: not a primitive column.
-    #[inline(always)]
-    fn decode_scalar(&mut self, cur: &mut Cursor) -> Option<DecodeResult> {
-        Some(match self {
-            Col::Bool(v) => push_prim(v, cur, 1, |[b]: [u8; 1]| b != 0, |[b]| b != 0),
-            Col::Int8(v) => push_prim(v, cur, 1, i8::from_le_bytes, i8::from_be_bytes),
-            Col::UInt8(v) => push_prim(v, cur, 1, |[b]: [u8; 1]| i16::from(b), |[b]| i16::from(b)),
-            Col::Int16(v) => push_prim(v, cur, 2, i16::from_le_bytes, i16::from_be_bytes),
-            Col::UInt16(v) => push_prim(
-                v,
-                cur,
-                2,
-                |a| i32::from(u16::from_le_bytes(a)),
-                |a| i32::from(u16::from_be_bytes(a)),
-            ),
-            Col::Int32(v) => push_prim(v, cur, 4, i32::from_le_bytes, i32::from_be_bytes),
-            Col::UInt32(v) => push_prim(
-                v,
-                cur,
-                4,
-                |a| i64::from(u32::from_le_bytes(a)),
-                |a| i64::from(u32::from_be_bytes(a)),
-            ),
-            Col::Int64(v) => push_prim(v, cur, 8, i64::from_le_bytes, i64::from_be_bytes),
-            Col::UInt64(v) => push_prim(
-                v,
-                cur,
-                8,
-                |a| i128::from(u64::from_le_bytes(a)),
-                |a| i128::from(u64::from_be_bytes(a)),
-            ),
-            Col::Float32(v) => push_prim(v, cur, 4, f32::from_le_bytes, f32::from_be_bytes),
-            Col::Float64(v) => push_prim(v, cur, 8, f64::from_le_bytes, f64::from_be_bytes),
-            Col::Time(v) => push_prim(v, cur, 1, time_ns, time_ns),
-            Col::Duration(v) => push_prim(v, cur, 1, duration_ns, duration_ns),
-            Col::Stamp(v) => push_prim(v, cur, 4, stamp_ns_le, stamp_ns_be),
-            _ => return None,
-        })
-    }
-
     /// Appends one value read from the cursor.
     fn decode_one(&mut self, cur: &mut Cursor, invalid: &mut u64) -> DecodeResult {
         self.decode_many(cur, 1, invalid)
     }
 
-    /// Appends `n` consecutive values; primitives are read in bulk.
-    fn decode_many(&mut self, cur: &mut Cursor, n: usize, invalid: &mut u64) -> DecodeResult {
-        match self {
+    /// Appends `n` values of a primitive column; `None`: not a primitive
+    /// column. Inlined where it is called, so a struct's loop over its
+    /// fields decodes a scalar without a call (a call of
+    /// [`Col::decode_many`] per field cost more than the field: callgrind
+    /// counted a fifth of the decoding in its entry and exit).
+    #[inline(always)]
+    fn decode_prims(&mut self, cur: &mut Cursor, n: usize) -> Option<DecodeResult> {
+        Some(match self {
             Col::Bool(v) => extend_prim(v, cur, n, 1, |[b]: [u8; 1]| b != 0, |[b]| b != 0),
             Col::Int8(v) => extend_prim(v, cur, n, 1, i8::from_le_bytes, i8::from_be_bytes),
             Col::UInt8(v) => extend_prim(
@@ -921,6 +884,13 @@ impl Col {
             Col::Time(v) => extend_prim(v, cur, n, 1, time_ns, time_ns),
             Col::Duration(v) => extend_prim(v, cur, n, 1, duration_ns, duration_ns),
             Col::Stamp(v) => extend_prim(v, cur, n, 4, stamp_ns_le, stamp_ns_be),
+            _ => return None,
+        })
+    }
+
+    /// Appends `n` consecutive values; primitives are read in bulk.
+    fn decode_many(&mut self, cur: &mut Cursor, n: usize, invalid: &mut u64) -> DecodeResult {
+        match self {
             Col::Utf8(s) => (0..n).try_for_each(|_| {
                 let len = cur.length(1)?;
                 let mut bytes = cur.take(len)?;
@@ -966,7 +936,7 @@ impl Col {
             Col::Struct { slots, len, .. } => (0..n).try_for_each(|_| {
                 for slot in slots.iter_mut() {
                     match slot {
-                        Slot::Col(c) => match c.decode_scalar(cur) {
+                        Slot::Col(c) => match c.decode_prims(cur, 1) {
                             Some(done) => done?,
                             None => c.decode_one(cur, invalid)?,
                         },
@@ -976,6 +946,9 @@ impl Col {
                 *len += 1;
                 Ok(())
             }),
+            prim => prim
+                .decode_prims(cur, n)
+                .expect("every other column is a primitive"),
         }
     }
 
