@@ -377,17 +377,8 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     fn array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
-        match self
-            .buf
-            .get(self.pos..)
-            .and_then(|rest| rest.first_chunk::<N>())
-        {
-            Some(out) => {
-                self.pos += N;
-                Ok(*out)
-            }
-            None => Err(self.short(N)),
-        }
+        let bytes = self.take(N)?;
+        Ok(*bytes.first_chunk().expect("take gives N bytes"))
     }
 
     /// Skips CDR padding up to a multiple of `n` (ROS1 has none).

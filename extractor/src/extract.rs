@@ -11,7 +11,7 @@
 //! in order that buffer holds at most one unit's rows; a bag whose units
 //! are out of order holds what it must, and no more.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, UInt32Array};
@@ -56,7 +56,8 @@ pub struct TablePlan {
 #[derive(Debug, Clone, Default)]
 pub struct ExtractPlan {
     pub tables: Vec<TablePlan>,
-    pub conn_table: HashMap<u32, usize>,
+    /// Looked up once per message: a fast hash of the connection id.
+    pub conn_table: FxHashMap<u32, usize>,
 }
 
 /// Messages of one connection that could not be decoded.
@@ -171,8 +172,6 @@ pub fn extract_slice(
     };
     let home: Vec<bool> = slice.units.iter().map(|i| slice.home.contains(i)).collect();
     let mut state = Merger::new(plan, units);
-    // Looked up once per message: a fast hash of the connection id.
-    let routes: FxHashMap<u32, usize> = plan.conn_table.iter().map(|(&c, &t)| (c, t)).collect();
     let windows = windows(units);
     let mut ready: Option<Vec<ChunkOutput>> = None;
     for (i, range) in windows.iter().enumerate() {
@@ -193,7 +192,7 @@ pub fn extract_slice(
                     .enumerate()
                     .map(|(i, unit)| {
                         let index = range.start + i;
-                        let out = decode_unit(bag, unit, index, home[index], slice, plan, &routes);
+                        let out = decode_unit(bag, unit, index, home[index], slice, plan);
                         progress(unit.read_len);
                         out
                     })
@@ -268,7 +267,6 @@ fn decode_unit(
     home: bool,
     slice: &Slice,
     plan: &ExtractPlan,
-    routes: &FxHashMap<u32, usize>,
 ) -> ChunkOutput {
     let name = unit.describe(&bag.layout);
     let outcome = bag.read_unit(unit).and_then(|contents| {
@@ -309,10 +307,12 @@ fn decode_unit(
             *out.per_conn.entry(conn).or_default() += count;
             out.message_count += count;
         }
-        // Each kept message's table, and each table's rows and bytes, so
-        // its decoder's buffers are sized once.
+        // The tables this chunk fills, each with its rows and bytes so its
+        // decoder's buffers are sized once, and each kept message with the
+        // index of its table in `tables`.
+        let mut tables: Vec<(usize, usize, usize)> = Vec::new();
+        let mut local: FxHashMap<usize, usize> = FxHashMap::default();
         let mut routed: Vec<(usize, &crate::container::MessageRef)> = Vec::new();
-        let mut sizes: FxHashMap<usize, (usize, usize)> = FxHashMap::default();
         for msg in &contents.messages {
             if !slice.keeps(msg.time_ns) {
                 continue;
@@ -321,19 +321,24 @@ fn decode_unit(
             *out.per_conn.entry(msg.conn).or_default() += 1;
             out.min_time = Some(out.min_time.map_or(msg.time_ns, |t| t.min(msg.time_ns)));
             out.max_time = Some(out.max_time.map_or(msg.time_ns, |t| t.max(msg.time_ns)));
-            if let Some(&table) = routes.get(&msg.conn) {
-                let size = sizes.entry(table).or_default();
-                size.0 += 1;
-                size.1 += msg.range.len();
-                routed.push((table, msg));
+            if let Some(&table) = plan.conn_table.get(&msg.conn) {
+                let k = *local.entry(table).or_insert_with(|| {
+                    tables.push((table, 0, 0));
+                    tables.len() - 1
+                });
+                tables[k].1 += 1;
+                tables[k].2 += msg.range.len();
+                routed.push((k, msg));
             }
         }
-        let mut decoders: FxHashMap<usize, MessageDecoder> = FxHashMap::default();
-        for (table, msg) in routed {
-            let decoder = decoders.entry(table).or_insert_with(|| {
-                let (rows, bytes) = sizes[&table];
+        let mut decoders: Vec<MessageDecoder> = tables
+            .iter()
+            .map(|&(table, rows, bytes)| {
                 MessageDecoder::with_capacity(plan.tables[table].layout.clone(), rows, bytes)
-            });
+            })
+            .collect();
+        for (k, msg) in routed {
+            let decoder = &mut decoders[k];
             let bytes = &contents.data[msg.range.clone()];
             // Receive times are u64 ns; past i64::MAX (year 2262) they are
             // clamped rather than wrapped.
@@ -346,9 +351,13 @@ fn decode_unit(
                 f.count += 1;
             }
         }
-        let mut tables: Vec<_> = decoders.into_iter().collect();
-        tables.sort_by_key(|(t, _)| *t);
-        for (table, mut decoder) in tables {
+        let mut decoders: Vec<(usize, MessageDecoder)> = tables
+            .iter()
+            .map(|&(table, ..)| table)
+            .zip(decoders)
+            .collect();
+        decoders.sort_by_key(|(t, _)| *t);
+        for (table, mut decoder) in decoders {
             out.invalid_utf8.push((table, decoder.invalid_utf8()));
             if decoder.is_empty() {
                 continue;

@@ -425,8 +425,8 @@ pub struct Bag {
     pub layout: BagLayout,
     files: Vec<Storage>,
     /// ROS1: every connection id the layout knows (others in a chunk are
-    /// counted as unknown, unless the chunk defines them).
-    /// ROS1: the bag-wide connection ids (a fast hash: looked up per message).
+    /// counted as unknown, unless the chunk defines them); a fast hash, as
+    /// it is looked up per message.
     ros1_known: rustc_hash::FxHashSet<u32>,
 }
 
