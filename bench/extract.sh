@@ -122,8 +122,8 @@ bench_exports() {
   fi
   awk -v n="$clips" -v cb="$clip_bytes" -v a="$with" -v b="$without" -v t="$t" -v bytes="$bytes" 'BEGIN {
     cmb = cb / 1e6
-    per = cmb > 0 ? sprintf("%.3f s per clip MB", (a - b) / cmb) : "no clips"
-    printf "exports: %d clips, %.1f MB of clips, run with exports %.2f s, without %.2f s: %+.2f s, %s vs extract %.3f s per bag MB (target: below)\n",
+    per = cmb > 0 ? sprintf("%.4f s per clip MB", (a - b) / cmb) : "no clips"
+    printf "exports: %d clips, %.1f MB of clips, run with exports %.2f s, without %.2f s: %+.2f s, %s vs extract %.4f s per bag MB (target: below)\n",
       n, cmb, a, b, a - b, per, t / (bytes / 1e6) }'
   # the export stage as the run with exports logged it
   local line
@@ -136,7 +136,7 @@ bench_exports() {
     files=$(echo "$line" | grep -o 'files=[0-9]*' | cut -d= -f2)
     logged=$(echo "$line" | grep -o 'clip_bytes=[0-9]*' | cut -d= -f2)
     awk -v s="$secs" -v f="$files" -v cb="${logged:-0}" 'BEGIN {
-      per = cb > 0 ? sprintf("%.3f s per clip MB", s / (cb / 1e6)) : "no clips"
+      per = cb > 0 ? sprintf("%.4f s per clip MB", s / (cb / 1e6)) : "no clips"
       printf "bagpipe export stage: %.3f s, %s files written, %s\n", s, f, per }'
   fi
   rm -rf "$out/lake_noexports"

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -24,8 +25,10 @@ use extractor::container::{
 use extractor::decode::MessageDecoder;
 use extractor::definition::builtin::Definitions;
 use extractor::definition::resolve::resolve;
-use rayon::prelude::*;
-use scenes::export::clip::{ClipChannel, ClipStats, ClipWriter, PROFILE_ROS1, PROFILE_ROS2};
+use scenes::export::clip::{
+    CHUNK_BYTES, Chunk, ChunkBuilder, ClipChannel, ClipChannels, ClipStats, ClipWriter,
+    PROFILE_ROS1, PROFILE_ROS2,
+};
 use scenes::export::report::{Frame, GpsTrack, SceneCard, TopicStats};
 use scenes::export::{frame, label, xosc};
 
@@ -33,7 +36,7 @@ use crate::config::{ExportConfig, ScenesConfig};
 use crate::failure::Failure;
 use crate::stages::{ExtractedTable, Found, SceneRecord, Synced};
 use crate::storage::catalog::BagRecord;
-use crate::storage::lake::{Lake, encode_path};
+use crate::storage::lake::{Lake, LakeFile, encode_path};
 use crate::writer::{for_each_batch_of, worth_compressing};
 
 /// Directory of the scene exports under the output root.
@@ -442,13 +445,16 @@ fn meets(unit: &extractor::container::Unit, lo: u64, hi: u64) -> bool {
     }
 }
 
-/// Cuts every clip, several at once (one per core): each reads the units
-/// that meet its window, in bag order, and keeps the messages inside it,
-/// after the latched connections' latest messages before it (looked up
-/// first, for every clip, so units read for them are read once). Clips
-/// are independent, so a unit two windows share is read by both: reading
-/// and decompressing is the cheap part (the floor `inspect --scan`
-/// measures); compressing the clips is not, and it spreads over the cores.
+/// Cuts every clip. The units that meet any window are read once each, in
+/// bag order, several at once (one per core): a unit's messages of the
+/// clip channels are cut into chunks of about [`CHUNK_BYTES`], the same
+/// for every window, and a chunk inside several windows is compressed once
+/// and written into each of their clips (scenes' padded windows overlap,
+/// and compressing is most of a clip's cost). One thread writes the clips,
+/// each opened at its first unit and committed after its last, so only
+/// the clips of windows that overlap are open at once. The latched
+/// connections' latest messages before each window are looked up first,
+/// for every clip (units read for them are read once), and open its clip.
 fn cut_clips(
     lake: &dyn Lake,
     bag: &Bag,
@@ -486,14 +492,260 @@ fn cut_clips(
         PROFILE_ROS2
     };
     let compress = clips_worth_compressing(bag, channels, windows);
-    windows
-        .par_iter()
-        .zip(&before)
-        .map(|(w, latched)| {
-            cut_clip(lake, bag, channels, w, latched, profile, compress)
-                .map_err(|e| Failure::io(format_args!("writing {}", lake.url(&w.path)), &e))
+    let ids = ClipChannels::new(channels.iter().map(|(&k, s)| (k, &s.channel)))
+        .map_err(|e| Failure::io("numbering the clips' channels", &e))?;
+    // Each unit some window reads, with those windows.
+    let readers: Vec<(usize, Vec<usize>)> = bag
+        .layout
+        .units
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let ws: Vec<usize> = (0..windows.len())
+                .filter(|&w| clip_reads(u, channels, &windows[w]))
+                .collect();
+            (!ws.is_empty()).then_some((i, ws))
         })
-        .collect()
+        .collect();
+    let io_error = |w: &ClipWindow, e: std::io::Error| {
+        Failure::io(format_args!("writing {}", lake.url(&w.path)), &e)
+    };
+    let unit_error = |k: usize, e: std::io::Error| {
+        let unit = &bag.layout.units[readers[k].0];
+        Failure::io(
+            format_args!("compressing clip chunks of {}", unit.describe(&bag.layout)),
+            &e,
+        )
+    };
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(UNITS_AHEAD);
+        let writer = scope.spawn(|| -> Result<Vec<ClipStats>, Failure> {
+            let mut clips = ClipsWriter {
+                lake,
+                windows,
+                before: &before,
+                ids: &ids,
+                profile,
+                compress,
+                open: (0..windows.len()).map(|_| None).collect(),
+                stats: vec![None; windows.len()],
+            };
+            let mut last = vec![None; windows.len()];
+            for (k, (_, ws)) in readers.iter().enumerate() {
+                for &w in ws {
+                    last[w] = Some(k);
+                }
+            }
+            // Units arrive about in order (taken in order, finished in
+            // any): each is written once those before it are.
+            let mut arrived = BTreeMap::new();
+            let mut k = 0;
+            for (at, pieces) in rx {
+                arrived.insert(at, pieces);
+                while let Some(pieces) = arrived.remove(&k) {
+                    let pieces = pieces.map_err(|e| unit_error(k, e))?;
+                    for &w in &readers[k].1 {
+                        clips.open(w).map_err(|e| io_error(&windows[w], e))?;
+                    }
+                    for piece in &pieces {
+                        for &w in &piece.windows {
+                            clips
+                                .write(w, &piece.chunk)
+                                .map_err(|e| io_error(&windows[w], e))?;
+                        }
+                    }
+                    for &w in &readers[k].1 {
+                        if last[w] == Some(k) {
+                            clips.finish(w).map_err(|e| io_error(&windows[w], e))?;
+                        }
+                    }
+                    k += 1;
+                }
+            }
+            // Windows no unit meets: the latched messages alone.
+            for w in 0..windows.len() {
+                if clips.stats[w].is_none() {
+                    clips.open(w).map_err(|e| io_error(&windows[w], e))?;
+                    clips.finish(w).map_err(|e| io_error(&windows[w], e))?;
+                }
+            }
+            Ok(clips
+                .stats
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect())
+        });
+        // One preparer per core, each taking the next unit in bag order,
+        // so the writer never waits long for the one it needs; a full
+        // channel holds them back, a failed writer stops them.
+        rayon::scope(|workers| {
+            for _ in 0..rayon::current_num_threads() {
+                let tx = tx.clone();
+                let next = &next;
+                let readers = &readers;
+                let ids = &ids;
+                workers.spawn(move |_| {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((i, ws)) = readers.get(k) else {
+                            break;
+                        };
+                        let unit = &bag.layout.units[*i];
+                        let pieces = unit_pieces(bag, unit, ws, windows, ids, compress);
+                        if tx.send((k, pieces)).is_err() {
+                            break; // the writer failed: its error is the one to give
+                        }
+                    }
+                });
+            }
+        });
+        drop(tx);
+        writer.join().expect("the clip writer thread panicked")
+    })
+}
+
+/// A unit's chunks, by its place among the units clips read.
+type Prepared = (usize, std::io::Result<Vec<Piece>>);
+
+/// Units prepared ahead of the clip writer, at most (beyond one per
+/// core being prepared).
+const UNITS_AHEAD: usize = 16;
+
+/// A chunk and the windows whose clips it goes into.
+struct Piece {
+    windows: Vec<usize>,
+    chunk: Chunk,
+}
+
+/// The chunks of one unit for the windows `ws` that read it, in bag order
+/// per window: its messages of the clip channels are grouped into runs of
+/// about [`CHUNK_BYTES`] (the same runs for every window); a run wholly
+/// inside several windows is one chunk for all of them, a run a window's
+/// edge cuts is that window's own chunk of the messages inside it. A unit
+/// that cannot be read gives nothing: the extraction skipped it, with a
+/// warning, too.
+fn unit_pieces(
+    bag: &Bag,
+    unit: &extractor::container::Unit,
+    ws: &[usize],
+    windows: &[ClipWindow],
+    ids: &ClipChannels,
+    compress: bool,
+) -> std::io::Result<Vec<Piece>> {
+    let Ok(contents) = bag.read_unit(unit) else {
+        return Ok(Vec::new());
+    };
+    let mut pieces = Vec::new();
+    let mut run: Vec<(u16, &extractor::container::MessageRef)> = Vec::new();
+    let mut run_bytes = 0;
+    let messages = contents
+        .messages
+        .iter()
+        .filter_map(|m| ids.id(m.conn).map(|id| (id, m)));
+    let mut flush =
+        |run: &mut Vec<(u16, &extractor::container::MessageRef)>| -> std::io::Result<()> {
+            if run.is_empty() {
+                return Ok(());
+            }
+            let lo = run.iter().map(|(_, m)| m.time_ns).min().unwrap_or(0);
+            let hi = run.iter().map(|(_, m)| m.time_ns).max().unwrap_or(0);
+            let (whole, cut): (Vec<usize>, Vec<usize>) = ws
+                .iter()
+                .partition(|&&w| windows[w].lo <= lo && hi < windows[w].hi);
+            let chunk = |keep: &dyn Fn(u64) -> bool| {
+                let mut c = ChunkBuilder::new();
+                for (id, m) in run.iter().filter(|(_, m)| keep(m.time_ns)) {
+                    c.push(*id, m.time_ns, &contents.data[m.range.clone()]);
+                }
+                (!c.is_empty()).then(|| c.finish(compress)).transpose()
+            };
+            if !whole.is_empty()
+                && let Some(chunk) = chunk(&|_| true)?
+            {
+                pieces.push(Piece {
+                    windows: whole,
+                    chunk,
+                });
+            }
+            for w in cut {
+                let (a, b) = (windows[w].lo, windows[w].hi);
+                if let Some(chunk) = chunk(&|t| (a..b).contains(&t))? {
+                    pieces.push(Piece {
+                        windows: vec![w],
+                        chunk,
+                    });
+                }
+            }
+            run.clear();
+            Ok(())
+        };
+    for (id, m) in messages {
+        run.push((id, m));
+        run_bytes += m.range.len();
+        if run_bytes >= CHUNK_BYTES {
+            flush(&mut run)?;
+            run_bytes = 0;
+        }
+    }
+    flush(&mut run)?;
+    Ok(pieces)
+}
+
+/// The clips being written, one per window.
+struct ClipsWriter<'a> {
+    lake: &'a dyn Lake,
+    windows: &'a [ClipWindow],
+    before: &'a [Vec<(u32, u64, Vec<u8>)>],
+    ids: &'a ClipChannels,
+    profile: &'a str,
+    compress: bool,
+    open: Vec<Option<ClipWriter<'a, Box<dyn LakeFile>>>>,
+    /// What each finished clip holds.
+    stats: Vec<Option<ClipStats>>,
+}
+
+impl ClipsWriter<'_> {
+    /// Starts window `w`'s clip unless it is open: the header, channels,
+    /// the scene's metadata, then the latched messages as a chunk.
+    fn open(&mut self, w: usize) -> std::io::Result<()> {
+        if self.open[w].is_some() {
+            return Ok(());
+        }
+        let window = &self.windows[w];
+        let file = self.lake.create(&window.path)?;
+        let mut clip = ClipWriter::new(file, self.profile, &generator(), self.ids)?;
+        clip.write_metadata("bagpipe.scene", &window.metadata)?;
+        let mut latched = ChunkBuilder::new();
+        for (conn, time, bytes) in &self.before[w] {
+            if let Some(id) = self.ids.id(*conn) {
+                latched.push(id, *time, bytes);
+            }
+        }
+        if !latched.is_empty() {
+            clip.write_chunk(&latched.finish(self.compress)?)?;
+        }
+        self.open[w] = Some(clip);
+        Ok(())
+    }
+
+    fn write(&mut self, w: usize, chunk: &Chunk) -> std::io::Result<()> {
+        match &mut self.open[w] {
+            Some(clip) => clip.write_chunk(chunk),
+            None => Err(std::io::Error::other("a chunk for a clip not opened")),
+        }
+    }
+
+    /// Ends window `w`'s clip and commits it.
+    fn finish(&mut self, w: usize) -> std::io::Result<()> {
+        let clip = self.open[w]
+            .take()
+            .ok_or_else(|| std::io::Error::other("finishing a clip not opened"))?;
+        let (file, stats) = clip.finish()?;
+        file.commit()?;
+        self.stats[w] = Some(stats);
+        Ok(())
+    }
 }
 
 /// Whether the bag's clips get zstd chunks: the rule of the lake's `auto`
@@ -537,48 +789,6 @@ fn clip_reads(
 
 /// Windows whose first unit is sampled to choose the clips' compression.
 const SAMPLE_WINDOWS: usize = 8;
-
-/// Cuts one clip: the latched messages, then every message of `channels`
-/// in the window, in bag order; committed whole.
-fn cut_clip(
-    lake: &dyn Lake,
-    bag: &Bag,
-    channels: &BTreeMap<u32, Selected>,
-    w: &ClipWindow,
-    latched: &[(u32, u64, Vec<u8>)],
-    profile: &str,
-    compress: bool,
-) -> std::io::Result<ClipStats> {
-    let file = lake.create(&w.path)?;
-    let mut clip = ClipWriter::new(file, profile, &generator(), compress)?;
-    for (&id, s) in channels {
-        clip.add_channel(id, &s.channel)?;
-    }
-    for (conn, time, bytes) in latched {
-        clip.write(*conn, *time, bytes)?;
-    }
-    clip.write_metadata("bagpipe.scene", w.metadata.clone())?;
-    let units = bag
-        .layout
-        .units
-        .iter()
-        .filter(|u| clip_reads(u, channels, w));
-    for unit in units {
-        // A unit that cannot be read was skipped, with a warning, by the
-        // extraction too.
-        let Ok(contents) = bag.read_unit(unit) else {
-            continue;
-        };
-        for m in &contents.messages {
-            if (w.lo..w.hi).contains(&m.time_ns) && channels.contains_key(&m.conn) {
-                clip.write(m.conn, m.time_ns, &contents.data[m.range.clone()])?;
-            }
-        }
-    }
-    let (file, stats) = clip.finish()?;
-    file.commit()?;
-    Ok(stats)
-}
 
 /// The messages of latched connections in the units read to find them,
 /// kept so several clips looking back to the same units read them once.
