@@ -170,7 +170,7 @@ impl ChunkBuilder {
     pub fn finish(self, compress: bool) -> io::Result<Chunk> {
         let crc = crc32fast::hash(&self.records);
         let uncompressed_size = self.records.len() as u64;
-        let (compression, data) = if compress {
+        let (compression, data, data_crc) = if compress {
             thread_local! {
                 static ZSTD: RefCell<Option<zstd::bulk::Compressor<'static>>> =
                     const { RefCell::new(None) };
@@ -182,9 +182,13 @@ impl ChunkBuilder {
                 }
                 z.as_mut().expect("set above").compress(&self.records)
             })?;
-            ("zstd", data)
+            let mut data_crc = crc32fast::Hasher::new();
+            data_crc.update(&data);
+            ("zstd", data, data_crc)
         } else {
-            ("", self.records)
+            // Stored: the records' CRC is the data's.
+            let data_crc = crc32fast::Hasher::new_with_initial_len(crc, uncompressed_size);
+            ("", self.records, data_crc)
         };
         let mut message_indexes = Vec::new();
         let mut index_offsets = Vec::new();
@@ -207,6 +211,7 @@ impl ChunkBuilder {
             crc,
             compression,
             data,
+            data_crc,
             message_indexes,
             index_offsets,
             counts,
@@ -226,6 +231,9 @@ pub struct Chunk {
     /// `zstd` or `` (stored).
     compression: &'static str,
     data: Vec<u8>,
+    /// CRC-32 of `data`, so that a clip's data section CRC takes it in
+    /// without reading the bytes again (for every clip it is written to).
+    data_crc: crc32fast::Hasher,
     /// The message index records that follow the chunk, one per channel.
     message_indexes: Vec<u8>,
     /// Each channel's message index record, by its offset in
@@ -351,7 +359,9 @@ impl<'c, W: Write> ClipWriter<'c, W> {
         put_str(&mut head, chunk.compression);
         put_u64(&mut head, chunk.data.len() as u64);
         self.put(&head)?;
-        self.put(&chunk.data)?;
+        self.out.write_all(&chunk.data)?;
+        self.crc.combine(&chunk.data_crc);
+        self.pos += chunk.data.len() as u64;
         let indexes = self.pos;
         self.put(&chunk.message_indexes)?;
         self.chunk_indexes.push(ChunkIndex {
@@ -612,6 +622,23 @@ mod tests {
         w.finish().unwrap()
     }
 
+    /// Checks the data section's CRC (in the data end record, which ends
+    /// where the summary starts) and the summary's (in the footer).
+    fn check_crcs(bytes: &[u8]) {
+        let footer = bytes.len() - 8 - 29;
+        assert_eq!(bytes[footer], op::FOOTER);
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let summary_start = u64_at(footer + 9) as usize;
+        let data_end = summary_start - 13;
+        assert_eq!(bytes[data_end], op::DATA_END);
+        assert_eq!(u32_at(data_end + 9), crc32fast::hash(&bytes[..data_end]));
+        assert_eq!(
+            u32_at(footer + 25),
+            crc32fast::hash(&bytes[summary_start..footer + 25])
+        );
+    }
+
     #[test]
     fn a_clip_reads_back_with_its_channels_messages_and_summary() {
         let (a, b) = (channel("/a"), channel("/a"));
@@ -624,6 +651,7 @@ mod tests {
         );
         assert_eq!(stats.messages, 3);
         assert_eq!(stats.bytes, bytes.len() as u64);
+        check_crcs(&bytes);
 
         let summary = mcap::Summary::read(&bytes).unwrap().expect("a summary");
         let st = summary.stats.as_ref().expect("statistics");
@@ -712,6 +740,7 @@ mod tests {
             w.finish().unwrap().0
         };
         for bytes in [clip(&[]), clip(&["a", "longer one"])] {
+            check_crcs(&bytes);
             let summary = mcap::Summary::read(&bytes).unwrap().unwrap();
             let last = summary.chunk_indexes.last().unwrap();
             let m: Vec<_> = summary
@@ -739,6 +768,7 @@ mod tests {
             .map(|t| (1, t, "the same text, again and again"))
             .collect();
         let (bytes, _) = clip_of(&channels, &messages, 30, false);
+        check_crcs(&bytes);
         let summary = mcap::Summary::read(&bytes).unwrap().expect("a summary");
         assert_eq!(summary.chunk_indexes.len(), 4);
         assert!(
