@@ -564,10 +564,10 @@ fn cut_clips(
                 }
             }
             // Windows no unit meets: the latched messages alone.
-            for w in 0..windows.len() {
+            for (w, window) in windows.iter().enumerate() {
                 if clips.stats[w].is_none() {
-                    clips.open(w).map_err(|e| io_error(&windows[w], e))?;
-                    clips.finish(w).map_err(|e| io_error(&windows[w], e))?;
+                    clips.open(w).map_err(|e| io_error(window, e))?;
+                    clips.finish(w).map_err(|e| io_error(window, e))?;
                 }
             }
             Ok(clips

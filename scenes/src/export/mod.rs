@@ -4,7 +4,8 @@
 //! a bag or the lake:
 //!
 //! * [`clip`]: an MCAP file of the bag's own messages over a scene's
-//!   window (profile `ros1` or `ros2`), written as the messages come.
+//!   window (profile `ros1` or `ros2`), built from chunks that several
+//!   clips can share.
 //! * [`label`]: the scene's ASAM OpenLABEL 1.0.0 document.
 //! * [`xosc`]: an ASAM OpenSCENARIO 1.2 replay skeleton of the ego track.
 //! * [`frame`]: a camera message made into an image a browser shows.
