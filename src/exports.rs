@@ -25,6 +25,7 @@ use extractor::container::{
 use extractor::decode::MessageDecoder;
 use extractor::definition::builtin::Definitions;
 use extractor::definition::resolve::resolve;
+use rayon::prelude::*;
 use scenes::export::clip::{
     CHUNK_BYTES, Chunk, ChunkBuilder, ClipChannel, ClipChannels, ClipStats, ClipWriter,
     PROFILE_ROS1, PROFILE_ROS2,
@@ -251,10 +252,21 @@ pub fn export_scenes(
             .as_ref()
             .map(|r| (0..r.len()).map(|i| (r.time_ns(i), i)).collect())
             .unwrap_or_default();
+        // Each scene's frame (read, decoded, scaled, encoded again), one
+        // scene per core.
+        let grabbed: Vec<Option<Result<Frame, String>>> = match camera {
+            Some(t) => found
+                .records
+                .par_iter()
+                .map(|r| grab_frame(input.bag, t, r.start_time_ns))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut grabbed = grabbed.into_iter();
         for record in &found.records {
             let (frame, frame_note) = match camera {
                 None => (None, Some("no camera topic: the bag has no sensor_msgs Image or CompressedImage topic extracted".to_string())),
-                Some(t) => match grab_frame(input.bag, t, record.start_time_ns) {
+                Some(t) => match grabbed.next().flatten() {
                     Some(Ok(f)) => (Some(f), None),
                     Some(Err(e)) => (None, Some(format!("{}: {e}", t.topic))),
                     None => (

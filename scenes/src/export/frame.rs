@@ -309,29 +309,59 @@ fn encode(image: Rgb, width: u32, height: u32, time_ns: i64) -> Result<Frame, St
 }
 
 /// Each output pixel is the mean of the input pixels its area covers (by
-/// whole pixels: a thumbnail needs no more).
+/// whole pixels: a thumbnail needs no more). Row by row: each output row
+/// sums its input rows once, then each output pixel its columns of that
+/// sum.
 fn downscale(src: &Rgb, w: u32, h: u32) -> Rgb {
     let (sw, sh) = (src.width as usize, src.height as usize);
-    let span = |i: u32, out: u32, len: usize| {
-        let a = i as usize * len / out as usize;
-        let b = ((i as usize + 1) * len / out as usize).max(a + 1).min(len);
-        (a, b)
+    let spans = |out: u32, len: usize| -> Vec<(usize, usize)> {
+        let out = out as usize;
+        (0..out)
+            .map(|i| {
+                let a = i * len / out;
+                let b = ((i + 1) * len / out).max(a + 1).min(len);
+                (a, b)
+            })
+            .collect()
     };
-    Rgb::from_fn(w, h, |x, y| {
-        let (x0, x1) = span(x, w, sw);
-        let (y0, y1) = span(y, h, sh);
-        let mut sum = [0u32; 3];
-        for yy in y0..y1 {
-            for xx in x0..x1 {
-                let p = &src.pixels[(yy * sw + xx) * 3..];
-                for c in 0..3 {
-                    sum[c] += u32::from(p[c]);
-                }
+    let (xs, ys) = (spans(w, sw), spans(h, sh));
+    let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
+    let mut rows = vec![0u32; sw * 3];
+    for &(y0, y1) in &ys {
+        rows.fill(0);
+        for line in src.pixels[y0 * sw * 3..y1 * sw * 3].chunks_exact(sw * 3) {
+            for (sum, &p) in rows.iter_mut().zip(line) {
+                *sum += u32::from(p);
             }
         }
-        let n = ((x1 - x0) * (y1 - y0)) as u32;
-        [(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8]
-    })
+        for &(x0, x1) in &xs {
+            // s / n as s * m >> 40 (a division per channel was most of the
+            // time): exact while s < 2^40 / n, which s <= 255 n keeps for
+            // any n up to 65,000 (areas are a few pixels; a strip a million
+            // pixels wide divides).
+            let n = ((x1 - x0) * (y1 - y0)) as u64;
+            let m = (1u64 << 40) / n + 1;
+            let mean = |s: u32| {
+                if n < 65_000 {
+                    ((u64::from(s) * m) >> 40) as u8
+                } else {
+                    (u64::from(s) / n) as u8
+                }
+            };
+            let mut sum = [0u32; 3];
+            for px in rows[x0 * 3..x1 * 3].chunks_exact(3) {
+                for c in 0..3 {
+                    sum[c] += px[c];
+                }
+            }
+            pixels.extend(sum.map(mean));
+        }
+    }
+    Rgb {
+        width: w,
+        height: h,
+        pixels,
+    }
 }
 
 #[cfg(test)]
@@ -401,6 +431,48 @@ mod tests {
         let grey: Vec<u8> = [128u8, 100, 128, 100].repeat(32);
         let f = from_raw(&raw("uyvy", 8, 8, 16, &grey), 0).unwrap();
         assert!(close(decode(&f).get_pixel(4, 4).0, [100, 100, 100]));
+    }
+
+    #[test]
+    fn downscaling_averages_each_output_pixels_area() {
+        // The plain definition, pixel by pixel, against the row-wise one,
+        // on sizes that do not divide.
+        let reference = |src: &Rgb, w: u32, h: u32| {
+            let (sw, sh) = (src.width as usize, src.height as usize);
+            let span = |i: u32, out: u32, len: usize| {
+                let a = i as usize * len / out as usize;
+                let b = ((i as usize + 1) * len / out as usize).max(a + 1).min(len);
+                (a, b)
+            };
+            Rgb::from_fn(w, h, |x, y| {
+                let ((x0, x1), (y0, y1)) = (span(x, w, sw), span(y, h, sh));
+                let mut sum = [0u32; 3];
+                for yy in y0..y1 {
+                    for xx in x0..x1 {
+                        for c in 0..3 {
+                            sum[c] += u32::from(src.pixels[(yy * sw + xx) * 3 + c]);
+                        }
+                    }
+                }
+                let n = ((x1 - x0) * (y1 - y0)) as u32;
+                sum.map(|s| (s / n) as u8)
+            })
+        };
+        let src = Rgb::from_fn(1283, 719, |x, y| {
+            [(x * 7 + y) as u8, (x ^ y) as u8, (x * y % 251) as u8]
+        });
+        for (w, h) in [
+            (960, 538),
+            (640, 359),
+            (1283, 719),
+            (71, 40),
+            (9, 5),
+            (1, 1),
+        ] {
+            let got = downscale(&src, w, h);
+            assert_eq!((got.width, got.height), (w, h));
+            assert_eq!(got.pixels, reference(&src, w, h).pixels, "{w}x{h}");
+        }
     }
 
     #[test]
