@@ -449,8 +449,9 @@ mod tests {
                 let mut sum = [0u32; 3];
                 for yy in y0..y1 {
                     for xx in x0..x1 {
-                        for c in 0..3 {
-                            sum[c] += u32::from(src.pixels[(yy * sw + xx) * 3 + c]);
+                        let p = &src.pixels[(yy * sw + xx) * 3..][..3];
+                        for (s, &v) in sum.iter_mut().zip(p) {
+                            *s += u32::from(v);
                         }
                     }
                 }
