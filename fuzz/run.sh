@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes every target for SECONDS each (default 30), one after another, on
 # stable Rust: `cargo fuzz` with `--sanitizer none` (address sanitizing
-# needs nightly; every target is safe Rust, and each checks its properties
-# and its memory itself). Seeds come from the sample and real bags
+# needs nightly; every target is safe Rust, but for lz4_flex's block
+# decoder, which checks its bounds itself and is fuzzed upstream under
+# sanitizers, and each checks its properties and its memory itself). Seeds come from the sample and real bags
 # (tests/fuzz/src/seeds.rs) plus every kept regression; new coverage is
 # added to fuzz/corpus/<target>. A failing input is saved under
 # fuzz/artifacts/<target>/ and the script stops with an error.
