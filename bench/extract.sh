@@ -22,14 +22,16 @@
 # to the floor (with issue 15's target for the JPEG and structured bags); on
 # the raw camera bags, zstd level 1 compressing the frames alone on every
 # core (bench/zstd_frames.py) and extraction's ratio to floor + that; the whole `bagpipe run` (default config: the [export] clips,
-# labels and report on) with peak RSS; warnings; the lake's size; the sync
-# and scene stages against DuckDB; then the same bag run again into a fresh
-# lake with clips, labels and report off, and the line
-#   exports: N clips, X MB of clips, run with exports A s, without B s: +D s,
-#   D/X s per clip MB vs extract T s per bag MB (target: below)
-# (N: the .mcap files under the lake's exports/; T: the extract stage's
-# seconds per MB of bag), and the export stage's own time from the run log
-# (the files it wrote, its seconds per clip MB); then rosbags + pyarrow.
+# labels and report on) with peak RSS; warnings; the lake's size; what the
+# exports cost: the bag run with clips, labels and report off, then on and
+# off again, alternately, BENCH_EXPORT_RUNS times each (the first run on
+# is the one above), each into a fresh lake; one line per pair, then
+#   exports (medians of R): N clips, X MB of clips, run with exports A s,
+#   without B s: +D s, D/X s per clip MB vs extract T s per bag MB (target: below)
+#   bagpipe export stage (median): S s, S/X s per clip MB vs extract stage T ...
+# (N: the .mcap files under the lake's exports/; A, B, S and T the medians
+# of the runs' wall times, export stages and extract stages; T per MB of
+# bag); the sync and scene stages against DuckDB; then rosbags + pyarrow.
 #
 # Last, the report render check (when `chromium` is on PATH): a structured
 # bag of about 100 scenes (report_100scenes.bag, --big --no-camera
@@ -45,7 +47,8 @@
 #   BENCH_JPEG=0             skips the JPEG camera bags
 #   BENCH_ROS2=0             skips the ROS 2 MCAP bags
 #   BENCH_PYTHON=0           skips the rosbags+pyarrow comparison
-#   BENCH_EXPORTS=0          skips the second run without exports
+#   BENCH_EXPORTS=0          skips the runs without exports
+#   BENCH_EXPORT_RUNS=3      runs with and without exports, each
 #   BENCH_REPORT=0           skips the report render check
 #   BENCH_DIR=dir            where the bags and lakes go (default bench/out)
 #   BAGPIPE_BIN=path         runs this bagpipe binary instead of building
@@ -65,7 +68,9 @@ elapsed_s() {
 messages() { "$bin" inspect "$1" | awk '/^messages:/ {print $2}'; }
 # rate MESSAGES SECONDS: messages/s, in thousands from 10k on
 rate() { awk -v m="$1" -v s="$2" 'BEGIN {r = m/s; if (r >= 10000) printf "%.0fk", r/1000; else printf "%.0f", r}'; }
-stage_s() { grep "stage=\"$1\"" "$out/run.log" | grep -o 'seconds=[0-9.e-]*' | cut -d= -f2; }
+# stage_s STAGE [LOG]: a stage's seconds as the run logged them (LOG:
+# $out/run.log by default).
+stage_s() { grep "stage=\"$1\"" "${2:-$out/run.log}" | grep -o 'seconds=[0-9.e-]*' | cut -d= -f2; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 
@@ -100,47 +105,61 @@ fi
 printf '[export]\nclips = false\nlabels = false\nreport = false\n' > "$out/no_exports.toml"
 
 # bench_exports BAG: after bench_bag's run (default config, exports on, in
-# $out/lake, timed in $out/run.time, logged in $out/run.log), runs BAG again
-# into a fresh lake without exports and prints what the exports cost.
-# Uses bench_bag's $bytes and $t.
+# $out/lake, timed in $out/run.time, logged in $out/run.log), runs BAG
+# without exports, then with and without again, alternately, until each
+# has BENCH_EXPORT_RUNS runs (default 3), each into a fresh lake; prints
+# every pair, then what the exports cost on the medians. Timings on this
+# machine swing by a third from run to run (its disk and its memory), so
+# one pair says little. Uses bench_bag's $bytes.
 bench_exports() {
-  local bag=$1 status=0
-  rm -rf "$out/lake_noexports"
-  BAGPIPE_LOG=info /usr/bin/time -v -o "$out/noexp.time" "$bin" run --quiet --config "$out/no_exports.toml" \
-    --out "$out/lake_noexports" "$bag" > "$out/noexp.txt" 2> "$out/noexp.log" || status=$?
-  if [ "$status" != 0 ] || ! grep -q 'stage="extract"' "$out/noexp.log"; then
-    echo "bagpipe run without exports failed (exit $status); $out/noexp.txt and $out/noexp.log say:"
-    tail -n 5 "$out/noexp.txt" "$out/noexp.log"
-    exit 1
-  fi
-  local with without clips clip_bytes
-  with=$(elapsed_s "$out/run.time"); without=$(elapsed_s "$out/noexp.time")
-  clips=0 clip_bytes=0
+  local bag=$1 runs=${BENCH_EXPORT_RUNS:-3} status=0 i
+  local with=() without=() extract=() exp_s=()
+  with+=("$(elapsed_s "$out/run.time")"); extract+=("$(stage_s extract)"); exp_s+=("$(stage_s export)")
+  local clips=0 clip_bytes=0
   if [ -d "$out/lake/exports" ]; then  # no scenes, no exports/
     clips=$(find "$out/lake/exports" -name '*.mcap' | wc -l)
     clip_bytes=$(find "$out/lake/exports" -name '*.mcap' -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
   fi
-  awk -v n="$clips" -v cb="$clip_bytes" -v a="$with" -v b="$without" -v t="$t" -v bytes="$bytes" 'BEGIN {
+  for ((i = 1; i <= runs; i++)); do
+    remove_lake "$out/lake_noexports"
+    BAGPIPE_LOG=info /usr/bin/time -v -o "$out/noexp.time" "$bin" run --quiet --config "$out/no_exports.toml" \
+      --out "$out/lake_noexports" "$bag" > "$out/noexp.txt" 2> "$out/noexp.log" || status=$?
+    if [ "$status" != 0 ] || ! grep -q 'stage="extract"' "$out/noexp.log"; then
+      echo "bagpipe run without exports failed (exit $status); $out/noexp.txt and $out/noexp.log say:"
+      tail -n 5 "$out/noexp.txt" "$out/noexp.log"
+      exit 1
+    fi
+    without+=("$(elapsed_s "$out/noexp.time")")
+    [ "$i" -lt "$runs" ] || break
+    remove_lake "$out/lake_again"
+    BAGPIPE_LOG=info /usr/bin/time -v -o "$out/again.time" "$bin" run --quiet \
+      --out "$out/lake_again" "$bag" > "$out/again.txt" 2> "$out/again.log" || status=$?
+    if [ "$status" != 0 ] || ! grep -q 'stage="export"' "$out/again.log"; then
+      echo "bagpipe run with exports failed (exit $status); $out/again.txt and $out/again.log say:"
+      tail -n 5 "$out/again.txt" "$out/again.log"
+      exit 1
+    fi
+    with+=("$(elapsed_s "$out/again.time")")
+    extract+=("$(stage_s extract "$out/again.log")"); exp_s+=("$(stage_s export "$out/again.log")")
+  done
+  remove_lake "$out/lake_noexports" "$out/lake_again"
+  for ((i = 0; i < runs; i++)); do
+    printf "exports pair %d: run with exports %.2f s (extract stage %.2f s, export stage %.2f s), without %.2f s\n" \
+      $((i + 1)) "${with[$i]}" "${extract[$i]}" "${exp_s[$i]}" "${without[$i]}"
+  done
+  local mw mo me mx
+  mw=$(median "${with[@]}"); mo=$(median "${without[@]}"); me=$(median "${extract[@]}"); mx=$(median "${exp_s[@]}")
+  awk -v n="$clips" -v cb="$clip_bytes" -v a="$mw" -v b="$mo" -v t="$me" -v x="$mx" -v bytes="$bytes" -v r="$runs" 'BEGIN {
     cmb = cb / 1e6
     per = cmb > 0 ? sprintf("%.4f s per clip MB", (a - b) / cmb) : "no clips"
-    printf "exports: %d clips, %.1f MB of clips, run with exports %.2f s, without %.2f s: %+.2f s, %s vs extract %.4f s per bag MB (target: below)\n",
-      n, cmb, a, b, a - b, per, t / (bytes / 1e6) }'
-  # the export stage as the run with exports logged it
-  local line
-  line=$(grep 'stage="export"' "$out/run.log" || true)
-  if [ -z "$line" ]; then
-    echo "bagpipe export stage: not in the run log"
-  else
-    local secs files logged
-    secs=$(stage_s export)
-    files=$(echo "$line" | grep -o 'files=[0-9]*' | cut -d= -f2)
-    logged=$(echo "$line" | grep -o 'clip_bytes=[0-9]*' | cut -d= -f2)
-    awk -v s="$secs" -v f="$files" -v cb="${logged:-0}" 'BEGIN {
-      per = cb > 0 ? sprintf("%.4f s per clip MB", s / (cb / 1e6)) : "no clips"
-      printf "bagpipe export stage: %.3f s, %s files written, %s\n", s, f, per }'
-  fi
-  rm -rf "$out/lake_noexports"
+    printf "exports (medians of %d): %d clips, %.1f MB of clips, run with exports %.2f s, without %.2f s: %+.2f s, %s vs extract %.4f s per bag MB (target: below)\n",
+      r, n, cmb, a, b, a - b, per, t / (bytes / 1e6)
+    per = cmb > 0 ? sprintf("%.4f s per clip MB", x / cmb) : "no clips"
+    printf "bagpipe export stage (median): %.3f s, %s vs extract stage %.4f s per bag MB\n", x, per, t / (bytes / 1e6) }'
 }
+
+# median X...: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # bench_bag BAG: prints the block of figures for one bag; leaves its message
 # count and extract-stage seconds in $msgs and $t.
@@ -160,7 +179,7 @@ bench_bag() {
   floor=$(elapsed_s "$out/scan.time")
   echo "floor (read + decompress, no decoding): ${floor} s, $(awk -v b="$bytes" -v s="$floor" 'BEGIN {printf "%.0f", b/1e6/s}') MB/s"
 
-  rm -rf "$out/lake"
+  remove_lake "$out/lake"
   local status=0
   BAGPIPE_LOG=info /usr/bin/time -v -o "$out/run.time" "$bin" run --quiet --out "$out/lake" "$bag" \
     > "$out/run.txt" 2> "$out/run.log" || status=$?
@@ -213,7 +232,7 @@ for line in open(sys.argv[1]):
   echo "bagpipe sync / duckdb asof: $(awk -v a="$sync_s" -v b="$duck_s" 'BEGIN {printf "%.2f", a/b}')x"
 
   if [ "${BENCH_PYTHON:-1}" = 1 ]; then
-    rm -rf "$out/pylake"
+    remove_lake "$out/pylake"
     /usr/bin/time -v python3 bench/rosbags_pyarrow.py "$bag" "$out/pylake" > /dev/null 2> "$out/py.time"
     py=$(elapsed_s "$out/py.time")
     echo "rosbags + pyarrow: ${py} s, $(awk -v b="$bytes" -v s="$py" 'BEGIN {printf "%.0f", b/1e6/s}') MB/s, peak RSS $(peak_rss_mib "$out/py.time") MiB"
@@ -237,7 +256,7 @@ if [ "${BENCH_REPORT:-1}" != 0 ] && ! command -v chromium > /dev/null; then
 elif [ "${BENCH_REPORT:-1}" != 0 ]; then
   rbag="$out/report_100scenes.bag"
   [ -f "$rbag" ] || python3 sample-bags/generate.py --big "$rbag" --size-gb 0.01 --no-camera >/dev/null
-  rm -rf "$out/report_lake"
+  remove_lake "$out/report_lake"
   status=0
   "$bin" run --quiet --out "$out/report_lake" "$rbag" > "$out/report_run.txt" 2>&1 || status=$?
   if [ "$status" != 0 ]; then
