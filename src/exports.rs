@@ -512,9 +512,10 @@ fn cut_clips(
         .units
         .iter()
         .enumerate()
+        .filter(|(_, u)| holds_any(u, channels))
         .filter_map(|(i, u)| {
             let ws: Vec<usize> = (0..windows.len())
-                .filter(|&w| clip_reads(u, channels, &windows[w]))
+                .filter(|&w| meets(u, windows[w].lo, windows[w].hi))
                 .collect();
             (!ws.is_empty()).then_some((i, ws))
         })
@@ -796,7 +797,12 @@ fn clip_reads(
     channels: &BTreeMap<u32, Selected>,
     w: &ClipWindow,
 ) -> bool {
-    meets(u, w.lo, w.hi) && (u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c)))
+    meets(u, w.lo, w.hi) && holds_any(u, channels)
+}
+
+/// Whether unit `u` may hold a message of one of the clip's channels.
+fn holds_any(u: &extractor::container::Unit, channels: &BTreeMap<u32, Selected>) -> bool {
+    u.connections.is_none() || channels.keys().any(|&c| u.may_hold(c))
 }
 
 /// Windows whose first unit is sampled to choose the clips' compression.
@@ -1160,4 +1166,84 @@ fn names(batch: &RecordBatch) -> Vec<String> {
         .iter()
         .map(|f| f.name().clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use extractor::container::{Input, open};
+    use extractor::testing::BagBuilder;
+
+    fn window(lo: u64, hi: u64) -> ClipWindow {
+        ClipWindow {
+            path: format!("exports/b/{lo}.mcap"),
+            lo,
+            hi,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_of_messages_inside_several_windows_is_one_chunk_for_all() {
+        // 100 messages, 1 ms apart, in units of 10 (each message's record
+        // is about 70 bytes).
+        let mut b = BagBuilder::new().chunk_threshold(700).connection(
+            0,
+            "/a",
+            "std_msgs/String",
+            "992ce8a1687cec8c8bd883ec73ca41d1",
+            "string data\n",
+        );
+        for i in 0..100u64 {
+            b = b.message(0, i * 1_000_000, &[7u8; 24]);
+        }
+        let bag = open(vec![Input::new("b.bag", Box::new(b.build()))]).unwrap();
+        let units = &bag.layout.units;
+        assert!(units.len() >= 8, "{} units", units.len());
+        let channel = ClipChannel {
+            topic: "/a".to_string(),
+            schema_name: "std_msgs/String".to_string(),
+            schema_encoding: "ros1msg".to_string(),
+            schema: "string data\n".to_string(),
+            message_encoding: "ros1".to_string(),
+            metadata: BTreeMap::new(),
+        };
+        let ids = ClipChannels::new([(0, &channel)]).unwrap();
+        // Two windows that overlap from 25 ms to 60 ms, a third apart.
+        let ms = 1_000_000;
+        let windows = [
+            window(0, 60 * ms),
+            window(25 * ms, 200 * ms),
+            window(95 * ms, 97 * ms),
+        ];
+        let mut messages = [0u64; 3];
+        let mut shared = 0;
+        for unit in units {
+            let ws: Vec<usize> = (0..windows.len())
+                .filter(|&w| meets(unit, windows[w].lo, windows[w].hi))
+                .collect();
+            let (lo, hi) = (unit.start_time_ns.unwrap(), unit.end_time_ns.unwrap());
+            let pieces = unit_pieces(&bag, unit, &ws, &windows, &ids, true).unwrap();
+            let inside: Vec<usize> = ws
+                .iter()
+                .copied()
+                .filter(|&w| windows[w].lo <= lo && hi < windows[w].hi)
+                .collect();
+            if inside.len() > 1 {
+                // Wholly inside both: one chunk, for both.
+                assert_eq!(pieces.len(), 1, "unit {lo}..={hi}");
+                assert_eq!(pieces[0].windows, inside);
+                shared += 1;
+            }
+            for piece in &pieces {
+                assert!(piece.chunk.messages() > 0);
+                for &w in &piece.windows {
+                    messages[w] += piece.chunk.messages();
+                }
+            }
+        }
+        // Each window gets exactly its messages.
+        assert_eq!(messages, [60, 75, 2]);
+        assert!(shared >= 2, "{shared} shared units");
+    }
 }
