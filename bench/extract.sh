@@ -112,7 +112,7 @@ printf '[export]\nclips = false\nlabels = false\nreport = false\n' > "$out/no_ex
 # machine swing by a third from run to run (its disk and its memory), so
 # one pair says little. Uses bench_bag's $bytes.
 bench_exports() {
-  local bag=$1 runs=${BENCH_EXPORT_RUNS:-3} status=0 i
+  local bag=$1 runs=${BENCH_EXPORT_RUNS:-3} i
   local with=() without=() extract=() exp_s=()
   with+=("$(elapsed_s "$out/run.time")"); extract+=("$(stage_s extract)"); exp_s+=("$(stage_s export)")
   local clips=0 clip_bytes=0
@@ -121,24 +121,10 @@ bench_exports() {
     clip_bytes=$(find "$out/lake/exports" -name '*.mcap' -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
   fi
   for ((i = 1; i <= runs; i++)); do
-    remove_lake "$out/lake_noexports"
-    BAGPIPE_LOG=info /usr/bin/time -v -o "$out/noexp.time" "$bin" run --quiet --config "$out/no_exports.toml" \
-      --out "$out/lake_noexports" "$bag" > "$out/noexp.txt" 2> "$out/noexp.log" || status=$?
-    if [ "$status" != 0 ] || ! grep -q 'stage="extract"' "$out/noexp.log"; then
-      echo "bagpipe run without exports failed (exit $status); $out/noexp.txt and $out/noexp.log say:"
-      tail -n 5 "$out/noexp.txt" "$out/noexp.log"
-      exit 1
-    fi
+    timed_run noexp "$out/lake_noexports" extract "$bag" --config "$out/no_exports.toml"
     without+=("$(elapsed_s "$out/noexp.time")")
     [ "$i" -lt "$runs" ] || break
-    remove_lake "$out/lake_again"
-    BAGPIPE_LOG=info /usr/bin/time -v -o "$out/again.time" "$bin" run --quiet \
-      --out "$out/lake_again" "$bag" > "$out/again.txt" 2> "$out/again.log" || status=$?
-    if [ "$status" != 0 ] || ! grep -q 'stage="export"' "$out/again.log"; then
-      echo "bagpipe run with exports failed (exit $status); $out/again.txt and $out/again.log say:"
-      tail -n 5 "$out/again.txt" "$out/again.log"
-      exit 1
-    fi
+    timed_run again "$out/lake_again" export "$bag"
     with+=("$(elapsed_s "$out/again.time")")
     extract+=("$(stage_s extract "$out/again.log")"); exp_s+=("$(stage_s export "$out/again.log")")
   done
@@ -156,6 +142,23 @@ bench_exports() {
       r, n, cmb, a, b, a - b, per, t / (bytes / 1e6)
     per = cmb > 0 ? sprintf("%.4f s per clip MB", x / cmb) : "no clips"
     printf "bagpipe export stage (median): %.3f s, %s vs extract stage %.4f s per bag MB\n", x, per, t / (bytes / 1e6) }'
+}
+
+# timed_run NAME LAKE STAGE BAG [ARGS...]: `bagpipe run ARGS` of BAG into
+# a fresh LAKE, timed in $out/NAME.time, its output and log in
+# $out/NAME.txt and .log; stops the benchmark unless the log has STAGE's
+# line.
+timed_run() {
+  local name=$1 lake=$2 stage=$3 bag=$4 status=0
+  shift 4
+  remove_lake "$lake"
+  BAGPIPE_LOG=info /usr/bin/time -v -o "$out/$name.time" "$bin" run --quiet "$@" \
+    --out "$lake" "$bag" > "$out/$name.txt" 2> "$out/$name.log" || status=$?
+  if [ "$status" != 0 ] || ! grep -q "stage=\"$stage\"" "$out/$name.log"; then
+    echo "bagpipe run $* failed (exit $status); $out/$name.txt and $out/$name.log say:"
+    tail -n 5 "$out/$name.txt" "$out/$name.log"
+    exit 1
+  fi
 }
 
 # median X...: the middle value (the lower middle of an even count).
@@ -179,15 +182,7 @@ bench_bag() {
   floor=$(elapsed_s "$out/scan.time")
   echo "floor (read + decompress, no decoding): ${floor} s, $(awk -v b="$bytes" -v s="$floor" 'BEGIN {printf "%.0f", b/1e6/s}') MB/s"
 
-  remove_lake "$out/lake"
-  local status=0
-  BAGPIPE_LOG=info /usr/bin/time -v -o "$out/run.time" "$bin" run --quiet --out "$out/lake" "$bag" \
-    > "$out/run.txt" 2> "$out/run.log" || status=$?
-  if [ "$status" != 0 ] || ! grep -q 'stage="extract"' "$out/run.log"; then
-    echo "bagpipe run failed (exit $status); $out/run.txt and $out/run.log say:"
-    tail -n 5 "$out/run.txt" "$out/run.log"
-    exit 1
-  fi
+  timed_run run "$out/lake" extract "$bag"
   total=$(elapsed_s "$out/run.time")
   t=$(stage_s extract)
   rss=$(peak_rss_mib "$out/run.time")
