@@ -67,13 +67,16 @@ pub struct ClipStats {
 
 /// The channels of every clip of a bag, numbered once: channel ids from 0
 /// in the order given, schema ids from 1, one per distinct schema (name,
-/// encoding and text).
+/// encoding and text). Their records are serialized here, once: every clip
+/// writes them twice (in its data section and in its summary).
 #[derive(Debug, Clone)]
 pub struct ClipChannels {
-    /// Each channel with its schema id; the channel id is the position.
-    channels: Vec<(ClipChannel, u16)>,
-    /// Each distinct schema, by id - 1.
-    schemas: Vec<(String, String, String)>,
+    /// The schema records, one per distinct schema.
+    schema_records: Vec<u8>,
+    schema_count: u16,
+    /// The channel records, one per channel.
+    channel_records: Vec<u8>,
+    channel_count: u32,
     /// The caller's key of each channel (a connection id) to its id.
     ids: HashMap<u32, u16>,
 }
@@ -83,30 +86,52 @@ impl ClipChannels {
     pub fn new<'a>(
         channels: impl IntoIterator<Item = (u32, &'a ClipChannel)>,
     ) -> io::Result<ClipChannels> {
+        let too_many = || io::Error::other("a clip holds at most 65535 channels");
+        let mut schemas: Vec<(&str, &str, &str)> = Vec::new();
+        let mut channel_count = 0usize;
         let mut out = ClipChannels {
-            channels: Vec::new(),
-            schemas: Vec::new(),
+            schema_records: Vec::new(),
+            schema_count: 0,
+            channel_records: Vec::new(),
+            channel_count: 0,
             ids: HashMap::new(),
         };
         for (key, c) in channels {
             let schema = (
-                c.schema_name.clone(),
-                c.schema_encoding.clone(),
-                c.schema.clone(),
+                c.schema_name.as_str(),
+                c.schema_encoding.as_str(),
+                c.schema.as_str(),
             );
-            let at = match out.schemas.iter().position(|s| *s == schema) {
+            let at = match schemas.iter().position(|s| *s == schema) {
                 Some(at) => at,
                 None => {
-                    out.schemas.push(schema);
-                    out.schemas.len() - 1
+                    schemas.push(schema);
+                    let id = u16::try_from(schemas.len()).map_err(|_| too_many())?;
+                    let mut b = Vec::new();
+                    put_u16(&mut b, id);
+                    put_str(&mut b, schema.0);
+                    put_str(&mut b, schema.1);
+                    put_str(&mut b, schema.2); // bytes with a u32 length: the same layout
+                    out.schema_records
+                        .extend_from_slice(&record(op::SCHEMA, &b));
+                    schemas.len() - 1
                 }
             };
-            let too_many = || io::Error::other("a clip holds at most 65535 channels");
             let schema_id = u16::try_from(at + 1).map_err(|_| too_many())?;
-            let id = u16::try_from(out.channels.len()).map_err(|_| too_many())?;
-            out.channels.push((c.clone(), schema_id));
+            let id = u16::try_from(channel_count).map_err(|_| too_many())?;
+            channel_count += 1;
+            let mut b = Vec::new();
+            put_u16(&mut b, id);
+            put_u16(&mut b, schema_id);
+            put_str(&mut b, &c.topic);
+            put_str(&mut b, &c.message_encoding);
+            put_map(&mut b, &c.metadata);
+            out.channel_records
+                .extend_from_slice(&record(op::CHANNEL, &b));
             out.ids.insert(key, id);
         }
+        out.schema_count = schemas.len() as u16;
+        out.channel_count = channel_count as u32;
         Ok(out)
     }
 
@@ -154,11 +179,6 @@ impl ChunkBuilder {
             None => (log_time_ns, log_time_ns),
             Some((a, b)) => (a.min(log_time_ns), b.max(log_time_ns)),
         });
-    }
-
-    /// Uncompressed bytes so far.
-    pub fn len(&self) -> usize {
-        self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -248,11 +268,6 @@ impl Chunk {
     pub fn messages(&self) -> u64 {
         self.counts.iter().map(|(_, n)| n).sum()
     }
-
-    /// Bytes it adds to a clip (the chunk record and its indexes).
-    pub fn bytes(&self) -> usize {
-        self.data.len() + self.message_indexes.len()
-    }
 }
 
 /// One chunk index of the summary.
@@ -316,9 +331,8 @@ impl<'c, W: Write> ClipWriter<'c, W> {
         put_str(&mut header, profile);
         put_str(&mut header, library);
         w.put(&record(op::HEADER, &header))?;
-        let mut records = Vec::new();
-        write_schemas_and_channels(&mut records, channels);
-        w.put(&records)?;
+        w.put(&channels.schema_records)?;
+        w.put(&channels.channel_records)?;
         Ok(w)
     }
 
@@ -413,23 +427,18 @@ impl<'c, W: Write> ClipWriter<'c, W> {
             }
         };
         let at = summary.len();
-        let mut schemas_channels = Vec::new();
-        write_schemas_and_channels(&mut schemas_channels, self.channels);
-        // Schemas come first in that buffer, then channels: split them
-        // into their two groups.
-        let schemas_len = schema_records_len(self.channels);
-        summary.extend_from_slice(&schemas_channels[..schemas_len]);
+        summary.extend_from_slice(&self.channels.schema_records);
         group(&mut summary, op::SCHEMA, at);
         let at = summary.len();
-        summary.extend_from_slice(&schemas_channels[schemas_len..]);
+        summary.extend_from_slice(&self.channels.channel_records);
         group(&mut summary, op::CHANNEL, at);
 
         let at = summary.len();
         let (first, last) = self.times.unwrap_or((0, 0));
         let mut st = Vec::new();
         put_u64(&mut st, self.counts.values().sum());
-        put_u16(&mut st, self.channels.schemas.len() as u16);
-        put_u32(&mut st, self.channels.channels.len() as u32);
+        put_u16(&mut st, self.channels.schema_count);
+        put_u32(&mut st, self.channels.channel_count);
         put_u32(&mut st, 0); // attachments
         put_u32(&mut st, self.metadata.len() as u32);
         put_u32(&mut st, self.chunk_indexes.len() as u32);
@@ -497,40 +506,6 @@ impl<'c, W: Write> ClipWriter<'c, W> {
         };
         Ok((self.out, stats))
     }
-}
-
-/// The schema records, then the channel records, of `channels`.
-fn write_schemas_and_channels(out: &mut Vec<u8>, channels: &ClipChannels) {
-    for (id, (name, encoding, text)) in channels.schemas.iter().enumerate() {
-        out.extend_from_slice(&schema_record(id as u16 + 1, name, encoding, text));
-    }
-    for (id, (c, schema_id)) in channels.channels.iter().enumerate() {
-        let mut b = Vec::new();
-        put_u16(&mut b, id as u16);
-        put_u16(&mut b, *schema_id);
-        put_str(&mut b, &c.topic);
-        put_str(&mut b, &c.message_encoding);
-        put_map(&mut b, &c.metadata);
-        out.extend_from_slice(&record(op::CHANNEL, &b));
-    }
-}
-
-fn schema_record(id: u16, name: &str, encoding: &str, text: &str) -> Vec<u8> {
-    let mut b = Vec::new();
-    put_u16(&mut b, id);
-    put_str(&mut b, name);
-    put_str(&mut b, encoding);
-    put_str(&mut b, text); // bytes with a u32 length: the same layout
-    record(op::SCHEMA, &b)
-}
-
-/// Bytes of the schema records of `channels`.
-fn schema_records_len(channels: &ClipChannels) -> usize {
-    channels
-        .schemas
-        .iter()
-        .map(|(n, e, t)| 9 + 2 + 4 + n.len() + 4 + e.len() + 4 + t.len())
-        .sum()
 }
 
 // MCAP's primitive encodings (little-endian; strings and byte arrays with
