@@ -346,8 +346,13 @@ pub fn load_compacted(lake: &dyn Lake, plan: &RunPlan) -> Result<Compacted, Fail
     Ok(get_json(lake, &compacted_path(&plan.bag_file, &plan.run_id))?.unwrap_or_default())
 }
 
-/// Removes the run's state.
+/// Removes the run's state, and what killed workers were writing of it
+/// (their temporary files).
 pub fn remove_run(lake: &dyn Lake, plan: &RunPlan) -> std::io::Result<()> {
+    let dir = run_dir(&plan.bag_file, &plan.run_id);
+    for sub in ["", "/reports", "/units"] {
+        lake.remove_dead_temps(&format!("{dir}{sub}"))?;
+    }
     for k in 0..plan.items.len() {
         lake.delete(&report_path(&plan.bag_file, &plan.run_id, k))?;
         lake.delete(&failure_path(&plan.bag_file, &plan.run_id, k))?;
@@ -414,5 +419,52 @@ mod tests {
             to: Some(6),
         };
         assert_eq!(ItemUnits::of(&all, &empty).slice.home, 2..2);
+    }
+
+    #[test]
+    fn removing_a_run_removes_what_killed_workers_were_writing_of_it() {
+        use crate::storage::lake::{LocalLake, TEMP_PREFIX};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let plan = RunPlan {
+            run_id: "r1".to_string(),
+            bag_file: "b".to_string(),
+            source_url: "file:///b.bag".to_string(),
+            size_bytes: 1,
+            units: 1,
+            names: Vec::new(),
+            items: vec![Slice {
+                units: vec![0],
+                home: 0..1,
+                from: None,
+                to: None,
+            }],
+            whole_because: None,
+            amplification: 1.0,
+            trusted: false,
+        };
+        save_plan(&lake, &plan).unwrap();
+        lake.put(&report_path("b", "r1", 0), b"{}").unwrap();
+        // A worker killed while writing its report and its units: a
+        // process that has exited left them.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let run = run_dir("b", "r1");
+        for sub in ["reports", "units"] {
+            let sub = dir.path().join(&run).join(sub);
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::write(sub.join(format!("{TEMP_PREFIX}{dead}-1-0.json")), b"{").unwrap();
+        }
+        remove_run(&lake, &plan).unwrap();
+        for sub in ["", "/reports", "/units"] {
+            let left: Vec<String> = lake
+                .list_children(&format!("{run}{sub}"))
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.contains('.'))
+                .collect();
+            assert!(left.is_empty(), "{run}{sub}: {left:?}");
+        }
     }
 }

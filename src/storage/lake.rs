@@ -44,6 +44,17 @@ pub trait Lake: Send + Sync {
     /// `len` bytes of a file from `offset` (a Parquet footer, say).
     fn get_range(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<u8>>;
 
+    /// Removes, from the directory `dir`, the temporary files of processes
+    /// that no longer run (a run killed mid-write leaves its
+    /// `.tmp-<pid>-...` files behind); returns how many. A live process's
+    /// files are kept, so a concurrent run is not disturbed. By default
+    /// there are none: only a local lake writes through temporary files
+    /// (an S3 object appears whole).
+    fn remove_dead_temps(&self, dir: &str) -> io::Result<usize> {
+        let _ = dir;
+        Ok(0)
+    }
+
     /// Writes a whole file at once.
     fn put(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
         let mut f = self.create(path)?;
@@ -74,30 +85,6 @@ impl LocalLake {
     /// The directory of the lake.
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// Removes, from the directory `dir` of the lake, the temporary files
-    /// of processes that no longer run (a run killed mid-write leaves its
-    /// `.tmp-<pid>-...` files behind). A live process's files are kept, so
-    /// a concurrent run is not disturbed. Partitions need no sweep: a run
-    /// removes everything it did not write from the partitions it rewrites.
-    /// Returns how many were removed.
-    pub fn remove_dead_temps(&self, dir: &str) -> io::Result<usize> {
-        let mut removed = 0;
-        for name in self.list_children(dir)? {
-            let pid = name
-                .strip_prefix(TEMP_PREFIX)
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok());
-            if pid.is_some_and(|pid| !process_alive(pid)) {
-                match fs::remove_file(self.path(dir).join(&name)) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(removed)
     }
 
     fn path(&self, path: &str) -> PathBuf {
@@ -183,6 +170,26 @@ impl Drop for LocalFile {
 }
 
 impl Lake for LocalLake {
+    /// Partitions need no sweep: a run removes everything it did not write
+    /// from the partitions it rewrites.
+    fn remove_dead_temps(&self, dir: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        for name in self.list_children(dir)? {
+            let pid = name
+                .strip_prefix(TEMP_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !process_alive(pid)) {
+                match fs::remove_file(self.path(dir).join(&name)) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn url(&self, path: &str) -> String {
         file_url(&self.path(path), path.ends_with('/') || path.is_empty())
     }
