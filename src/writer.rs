@@ -16,10 +16,10 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, sync_channel};
 use std::time::Duration;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use extractor::extract::{SinkError, TableSink};
 use parquet::arrow::arrow_writer::{
@@ -247,10 +247,70 @@ fn gather(buffers: &[&[u8]], mut start: usize, len: usize) -> Vec<u8> {
 
 type Encoded = parquet::errors::Result<Vec<ArrowColumnChunk>>;
 
-/// A row group being encoded on the pool.
+/// A row group being encoded on the pool: one task per top-level field,
+/// each sending its field's column chunks with the field's index.
 struct Job {
     seq: u64,
-    result: Receiver<Encoded>,
+    result: Receiver<(usize, Encoded)>,
+    parts: Vec<Option<Vec<ArrowColumnChunk>>>,
+    missing: usize,
+}
+
+impl Job {
+    /// Files a part that arrived; the row group's chunks, in order, once
+    /// every part has.
+    fn take(
+        &mut self,
+        (i, encoded): (usize, Encoded),
+    ) -> io::Result<Option<Vec<ArrowColumnChunk>>> {
+        self.parts[i] = Some(encoded.map_err(io::Error::other)?);
+        self.missing -= 1;
+        Ok((self.missing == 0).then(|| self.parts.drain(..).flatten().flatten().collect()))
+    }
+
+    /// The row group's chunks if every part has arrived, without waiting.
+    fn try_done(&mut self) -> io::Result<Option<Vec<ArrowColumnChunk>>> {
+        loop {
+            match self.result.try_recv() {
+                Ok(part) => {
+                    if let Some(done) = self.take(part)? {
+                        return Ok(Some(done));
+                    }
+                }
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(io::Error::other("a row group encoder stopped"));
+                }
+            }
+        }
+    }
+
+    /// Waits for every part. On a pool thread it runs other pool work
+    /// meanwhile (the encoders may be queued behind it; blocking could
+    /// deadlock a small pool).
+    fn wait(&mut self) -> io::Result<Vec<ArrowColumnChunk>> {
+        let stopped = || io::Error::other("a row group encoder stopped");
+        loop {
+            if let Some(done) = self.try_done()? {
+                return Ok(done);
+            }
+            let part = match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => continue,
+                Some(rayon::Yield::Idle) => {
+                    match self.result.recv_timeout(Duration::from_millis(1)) {
+                        Ok(part) => part,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return Err(stopped()),
+                    }
+                }
+                // Not on a pool thread: the pool runs the encoders.
+                None => self.result.recv().map_err(|_| stopped())?,
+            };
+            if let Some(done) = self.take(part)? {
+                return Ok(done);
+            }
+        }
+    }
 }
 
 /// An open part file.
@@ -383,12 +443,8 @@ impl<'a> PartitionWriter<'a> {
             .create_column_writers(file.row_groups)
             .map_err(io::Error::other)?;
         file.row_groups += 1;
-        let (send, result) = sync_channel(1);
-        let schema = t.schema.clone();
-        rayon::spawn(move || {
-            let _ = send.send(encode(writers, &schema, &batches));
-        });
-        file.in_flight.push_back(Job { seq, result });
+        let job = spawn_encoders(seq, writers, &t.schema, &batches);
+        file.in_flight.push_back(job);
         self.in_flight += 1;
         self.collect_done(table)?;
         while self.in_flight > max_in_flight() {
@@ -449,18 +505,13 @@ impl<'a> PartitionWriter<'a> {
         let Some(file) = self.tables[table].file.as_mut() else {
             return Ok(());
         };
-        while let Some(job) = file.in_flight.front() {
-            match job.result.try_recv() {
-                Ok(encoded) => {
-                    file.in_flight.pop_front();
-                    self.in_flight -= 1;
-                    append(&mut file.writer, encoded.map_err(io::Error::other)?)?;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    return Err(io::Error::other("a row group encoder stopped"));
-                }
-            }
+        while let Some(job) = file.in_flight.front_mut() {
+            let Some(encoded) = job.try_done()? else {
+                break;
+            };
+            file.in_flight.pop_front();
+            self.in_flight -= 1;
+            append(&mut file.writer, encoded)?;
         }
         Ok(())
     }
@@ -468,12 +519,12 @@ impl<'a> PartitionWriter<'a> {
     /// Waits for the table's oldest row group and appends it.
     fn wait_front(&mut self, table: usize) -> io::Result<()> {
         let file = self.tables[table].file.as_mut().expect("a file is open");
-        let job = file
+        let mut job = file
             .in_flight
             .pop_front()
             .expect("a row group is in flight");
         self.in_flight -= 1;
-        let encoded = wait(&job.result)?;
+        let encoded = job.wait()?;
         append(&mut file.writer, encoded)
     }
 
@@ -493,44 +544,68 @@ impl<'a> PartitionWriter<'a> {
     }
 }
 
-/// Waits for an encoded row group. On a pool thread it runs other pool
-/// work meanwhile (the encoder may be queued behind it; blocking could
-/// deadlock a small pool).
-fn wait(result: &Receiver<Encoded>) -> io::Result<Vec<ArrowColumnChunk>> {
-    loop {
-        match result.try_recv() {
-            Ok(encoded) => return encoded.map_err(io::Error::other),
-            Err(TryRecvError::Disconnected) => {
-                return Err(io::Error::other("a row group encoder stopped"));
-            }
-            Err(TryRecvError::Empty) => match rayon::yield_now() {
-                Some(rayon::Yield::Executed) => {}
-                Some(rayon::Yield::Idle) => {
-                    if let Ok(encoded) = result.recv_timeout(Duration::from_millis(1)) {
-                        return encoded.map_err(io::Error::other);
-                    }
-                }
-                // Not on a pool thread: the pool runs the encoder.
-                None => {
-                    return result
-                        .recv()
-                        .map_err(|_| io::Error::other("a row group encoder stopped"))?
-                        .map_err(io::Error::other);
-                }
-            },
-        }
+/// Sends a row group's batches to the pool to be encoded: each top-level
+/// field (its leaves, over every batch) is a task of its own, so a row
+/// group of a wide table spreads over the cores, and the last row groups
+/// of a run, or one big table among small ones, keep every core busy (one
+/// task per row group left a core idle for the last 0.1 s of a 1.2 s
+/// structured work item). The tasks never wait on anything: a task that
+/// blocked inside the pool could wait on work queued behind itself.
+fn spawn_encoders(
+    seq: u64,
+    writers: Vec<ArrowColumnWriter>,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Job {
+    let counts: Vec<usize> = schema
+        .fields()
+        .iter()
+        .map(|f| leaf_count(f.data_type()))
+        .collect();
+    let fields: Vec<(usize, usize, Vec<ArrowColumnWriter>)> =
+        if counts.iter().sum::<usize>() == writers.len() {
+            let mut rest = writers.into_iter();
+            counts
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (i, 1, rest.by_ref().take(n).collect()))
+                .collect()
+        } else {
+            // A shape this count does not know: one task for all fields.
+            vec![(0, counts.len(), writers)]
+        };
+    let (send, result) = sync_channel(fields.len());
+    let missing = fields.len();
+    for (part, (first, n, writers)) in fields.into_iter().enumerate() {
+        let send = send.clone();
+        let schema = schema.clone();
+        let columns: Vec<Vec<ArrayRef>> = batches
+            .iter()
+            .map(|b| b.columns()[first..first + n].to_vec())
+            .collect();
+        rayon::spawn(move || {
+            let fields = &schema.fields()[first..first + n];
+            let _ = send.send((part, encode_fields(writers, fields, &columns)));
+        });
+    }
+    Job {
+        seq,
+        result,
+        parts: (0..missing).map(|_| None).collect(),
+        missing,
     }
 }
 
-/// Encodes batches as one row group's column chunks.
-fn encode(
+/// Encodes `fields`, given each batch's columns of them, with their
+/// leaves' writers, in order.
+fn encode_fields(
     mut writers: Vec<ArrowColumnWriter>,
-    schema: &Schema,
-    batches: &[RecordBatch],
+    fields: &[arrow_schema::FieldRef],
+    batches: &[Vec<ArrayRef>],
 ) -> Encoded {
-    for batch in batches {
+    for columns in batches {
         let mut leaves = writers.iter_mut();
-        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        for (field, column) in fields.iter().zip(columns) {
             for leaf in compute_leaves(field, column)? {
                 leaves
                     .next()
@@ -540,6 +615,21 @@ fn encode(
         }
     }
     writers.into_iter().map(ArrowColumnWriter::close).collect()
+}
+
+/// Parquet leaf columns of an Arrow type.
+fn leaf_count(data_type: &arrow_schema::DataType) -> usize {
+    use arrow_schema::DataType;
+    match data_type {
+        DataType::Struct(fields) => fields.iter().map(|f| leaf_count(f.data_type())).sum(),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::Map(f, _) => leaf_count(f.data_type()),
+        _ => 1,
+    }
 }
 
 fn append(
@@ -1035,6 +1125,104 @@ mod tests {
             all.extend(lake.list_children(d).unwrap());
         }
         assert_eq!(all, ["part-00000.parquet", "part-00000.parquet"]);
+    }
+
+    /// A row group's top-level fields are encoded as tasks of their own;
+    /// nested fields (structs, lists of structs, fixed-size arrays) must
+    /// still get exactly their leaves' writers, and read back whole.
+    #[test]
+    fn nested_fields_encoded_as_tasks_of_their_own_read_back_whole() {
+        use arrow_array::{FixedSizeListArray, Float64Array, ListArray, StringArray, StructArray};
+        use arrow_buffer::OffsetBuffer;
+        use arrow_schema::Fields;
+        let point = Fields::from(vec![
+            Field::new("x", DataType::Float64, false),
+            Field::new("y", DataType::Float64, false),
+        ]);
+        let header = Fields::from(vec![
+            Field::new("seq", DataType::Int64, false),
+            Field::new("frame_id", DataType::Utf8, false),
+        ]);
+        let point_item = Arc::new(Field::new("item", DataType::Struct(point.clone()), false));
+        let cov_item = Arc::new(Field::new("item", DataType::Float64, false));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("log_time_ns", DataType::Int64, false),
+            Field::new("header", DataType::Struct(header.clone()), false),
+            Field::new("points", DataType::List(point_item.clone()), false),
+            Field::new(
+                "covariance",
+                DataType::FixedSizeList(cov_item.clone(), 3),
+                false,
+            ),
+        ]));
+        let leaves = ArrowSchemaConverter::new().convert(&schema).unwrap();
+        let counted: usize = schema
+            .fields()
+            .iter()
+            .map(|f| leaf_count(f.data_type()))
+            .sum();
+        assert_eq!(counted, leaves.columns().len());
+        assert_eq!(counted, 6);
+
+        let make = |start: i64, rows: usize| {
+            let t: Vec<i64> = (start..start + rows as i64).collect();
+            let lens: Vec<usize> = t.iter().map(|v| (*v % 4) as usize).collect();
+            let n: usize = lens.iter().sum();
+            let xs = Float64Array::from_iter_values((0..n).map(|i| start as f64 + i as f64));
+            let ys = Float64Array::from_iter_values((0..n).map(|i| -(i as f64)));
+            let points = StructArray::new(point.clone(), vec![Arc::new(xs), Arc::new(ys)], None);
+            let cov = Float64Array::from_iter_values((0..rows * 3).map(|i| i as f64 / 7.0));
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(t.clone())),
+                    Arc::new(StructArray::new(
+                        header.clone(),
+                        vec![
+                            Arc::new(Int64Array::from(t.clone())),
+                            Arc::new(StringArray::from_iter_values(
+                                t.iter().map(|v| format!("frame{}", v % 3)),
+                            )),
+                        ],
+                        None,
+                    )),
+                    Arc::new(ListArray::new(
+                        point_item.clone(),
+                        OffsetBuffer::from_lengths(lens),
+                        Arc::new(points),
+                        None,
+                    )),
+                    Arc::new(FixedSizeListArray::new(
+                        cov_item.clone(),
+                        3,
+                        Arc::new(cov),
+                        None,
+                    )),
+                ],
+            )
+            .unwrap()
+        };
+        let written: Vec<RecordBatch> = (0..3).map(|i| make(i * 1000, 1000)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let mut w =
+            PartitionWriter::new(&lake, vec![("t/n/bag_file=b".to_string(), schema.clone())]);
+        w.write_batch(0, written[0].clone()).unwrap();
+        w.dispatch(0).unwrap(); // a row group of one batch, then one of two
+        for b in &written[1..] {
+            w.write_batch(0, b.clone()).unwrap();
+        }
+        let files = w.finish().unwrap();
+        let file = std::fs::File::open(dir.path().join(&files[0][0])).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 2);
+        let read: Vec<RecordBatch> = builder
+            .with_batch_size(1000)
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        assert_eq!(read, written);
     }
 
     #[test]
