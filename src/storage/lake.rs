@@ -132,14 +132,31 @@ struct LocalFile {
     temp: PathBuf,
     target: PathBuf,
     file: Option<io::BufWriter<fs::File>>,
+    /// Bytes written, and bytes handed to the disk's write-back so far.
+    written: u64,
+    flushed: u64,
 }
+
+/// Bytes after which a file being written is handed to the disk: the
+/// kernel would otherwise hold a run's output in the page cache until the
+/// commit's fsync, and the run would wait for the disk at its very end
+/// (0.34 s for the 1 GB table of a JPEG camera bag) instead of while it
+/// computes.
+const WRITE_BACK_BYTES: u64 = 8 << 20;
 
 impl Write for LocalFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.file {
-            Some(f) => f.write(buf),
-            None => Err(io::Error::other("file already committed")),
+        let Some(f) = &mut self.file else {
+            return Err(io::Error::other("file already committed"));
+        };
+        let n = f.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.flushed >= WRITE_BACK_BYTES {
+            f.flush()?;
+            start_write_back(f.get_ref(), self.flushed, self.written - self.flushed);
+            self.flushed = self.written;
         }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -158,6 +175,26 @@ impl LakeFile for LocalFile {
         }
         fs::rename(&self.temp, &self.target)
     }
+}
+
+/// Starts writing `len` bytes of `file` from `offset` to the disk, without
+/// waiting. Linux's `posix_fadvise(DONTNEED)` starts write-back of the
+/// range's dirty pages and then drops only pages already clean, which
+/// these are not yet: the page cache keeps them for the stages that read
+/// the tables back. (`sync_file_range` says it more directly, but no safe
+/// binding of it exists.) Failing to advise changes nothing but timing.
+fn start_write_back(file: &fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::fs::fadvise(
+            file,
+            offset,
+            std::num::NonZeroU64::new(len),
+            rustix::fs::Advice::DontNeed,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 impl Drop for LocalFile {
@@ -210,6 +247,8 @@ impl Lake for LocalLake {
             temp,
             target,
             file: Some(io::BufWriter::with_capacity(WRITE_BUFFER, file)),
+            written: 0,
+            flushed: 0,
         }))
     }
 
