@@ -37,7 +37,7 @@ use crate::config::{ExportConfig, ScenesConfig};
 use crate::failure::Failure;
 use crate::stages::{ExtractedTable, Found, SceneRecord, Synced};
 use crate::storage::catalog::BagRecord;
-use crate::storage::lake::{Lake, LakeFile, encode_path};
+use crate::storage::lake::{Committer, Lake, LakeFile, encode_path};
 use crate::writer::{for_each_batch_of, worth_compressing};
 
 /// Directory of the scene exports under the output root.
@@ -108,6 +108,9 @@ pub fn export_scenes(
     let cfg = input.cfg;
     let mut out = Exported::default();
     let mut written: Vec<String> = Vec::new();
+    // Clips, labels and scenarios are committed (fsynced, renamed) off the
+    // threads that make them; all are in place before stale ones go.
+    let committer = Committer::new(COMMITTERS);
     let gps_table = input
         .tables
         .iter()
@@ -154,7 +157,7 @@ pub fn export_scenes(
                 }
             })
             .collect();
-        let stats = cut_clips(lake, input.bag, &channels, &windows)?;
+        let stats = cut_clips(lake, input.bag, &channels, &windows, &committer)?;
         for ((record, w), s) in found.records.iter_mut().zip(&windows).zip(stats) {
             record.clip_url = Some(lake.url(&w.path));
             out.clip_bytes += s.bytes;
@@ -185,7 +188,7 @@ pub fn export_scenes(
                 generator: generator(),
             });
             let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
-            put(lake, &path, doc.as_bytes())?;
+            put(&committer, lake, &path, doc.as_bytes())?;
             record.label_url = Some(lake.url(&path));
             written.push(path);
         }
@@ -213,7 +216,7 @@ pub fn export_scenes(
             match text {
                 Some(text) => {
                     let path = export_path(input.bag_file, &record.scene_id, SCENARIO_EXT);
-                    put(lake, &path, text.as_bytes())?;
+                    put(&committer, lake, &path, text.as_bytes())?;
                     scenarios.insert(record.scene_id.clone(), path.clone());
                     written.push(path);
                 }
@@ -308,6 +311,9 @@ pub fn export_scenes(
         fixes: fixes.iter().map(|&(t, la, lo, _)| (t, la, lo)).collect(),
     });
     out.files = written.len();
+    committer
+        .finish()
+        .map_err(|(path, e)| Failure::io(format_args!("writing {}", lake.url(&path)), &e))?;
     remove_stale_exports(lake, input.bag_file, &written)?;
     Ok(out)
 }
@@ -333,8 +339,13 @@ pub fn remove_stale_exports(
     Ok(())
 }
 
-fn put(lake: &dyn Lake, path: &str, bytes: &[u8]) -> Result<(), Failure> {
-    lake.put(path, bytes)
+/// Threads committing a bag's exports: a commit mostly waits for the disk
+/// or the network.
+const COMMITTERS: usize = 4;
+
+fn put(committer: &Committer, lake: &dyn Lake, path: &str, bytes: &[u8]) -> Result<(), Failure> {
+    committer
+        .put(lake, path, bytes)
         .map_err(|e| Failure::io(format_args!("writing {}", lake.url(path)), &e))
 }
 
@@ -472,6 +483,7 @@ fn cut_clips(
     bag: &Bag,
     channels: &BTreeMap<u32, Selected>,
     windows: &[ClipWindow],
+    committer: &Committer,
 ) -> Result<Vec<ClipStats>, Failure> {
     let latched: Vec<u32> = channels
         .iter()
@@ -536,6 +548,7 @@ fn cut_clips(
         let writer = scope.spawn(|| -> Result<Vec<ClipStats>, Failure> {
             let mut clips = ClipsWriter {
                 lake,
+                committer,
                 windows,
                 before: &before,
                 ids: &ids,
@@ -708,6 +721,7 @@ fn unit_pieces(
 /// The clips being written, one per window.
 struct ClipsWriter<'a> {
     lake: &'a dyn Lake,
+    committer: &'a Committer,
     windows: &'a [ClipWindow],
     before: &'a [Vec<(u32, u64, Vec<u8>)>],
     ids: &'a ClipChannels,
@@ -749,13 +763,13 @@ impl ClipsWriter<'_> {
         }
     }
 
-    /// Ends window `w`'s clip and commits it.
+    /// Ends window `w`'s clip and hands it over to be committed.
     fn finish(&mut self, w: usize) -> std::io::Result<()> {
         let clip = self.open[w]
             .take()
             .ok_or_else(|| std::io::Error::other("finishing a clip not opened"))?;
         let (file, stats) = clip.finish()?;
-        file.commit()?;
+        self.committer.commit(&self.windows[w].path, file)?;
         self.stats[w] = Some(stats);
         Ok(())
     }

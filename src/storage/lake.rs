@@ -63,6 +63,90 @@ pub trait Lake: Send + Sync {
     }
 }
 
+/// Commits finished files on a few threads of their own. A commit waits
+/// for the disk (fsync) or the network (S3); a bag's exports committed one
+/// after another waited 1.4 s for the disk on a 2,175-scene bag (4,350
+/// files, 0.33 ms a fsync). [`Committer::finish`] returns once every file
+/// handed over is committed, with the first that failed; dropped
+/// unfinished, it still waits for them.
+pub struct Committer {
+    send: Option<std::sync::mpsc::SyncSender<(String, Box<dyn LakeFile>)>>,
+    threads: Vec<std::thread::JoinHandle<Result<(), (String, io::Error)>>>,
+}
+
+impl Committer {
+    /// `threads` committers, each holding at most two files waiting.
+    pub fn new(threads: usize) -> Committer {
+        let threads = threads.max(1);
+        let (send, receive) = std::sync::mpsc::sync_channel(threads * 2);
+        let receive = Arc::new(Mutex::new(receive));
+        let threads = (0..threads)
+            .map(|_| {
+                let receive = Arc::clone(&receive);
+                std::thread::spawn(move || {
+                    let mut first = Ok(());
+                    loop {
+                        let next = receive.lock().expect("committer queue").recv();
+                        let Ok((path, file)): Result<(String, Box<dyn LakeFile>), _> = next else {
+                            return first;
+                        };
+                        if let Err(e) = file.commit()
+                            && first.is_ok()
+                        {
+                            first = Err((path, e));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Committer {
+            send: Some(send),
+            threads,
+        }
+    }
+
+    /// Hands `file`, written to `path`, over to be committed.
+    pub fn commit(&self, path: &str, file: Box<dyn LakeFile>) -> io::Result<()> {
+        self.send
+            .as_ref()
+            .and_then(|s| s.send((path.to_string(), file)).ok())
+            .ok_or_else(|| io::Error::other(format!("{path}: the committers stopped")))
+    }
+
+    /// Writes `bytes` to `path` and hands the file over.
+    pub fn put(&self, lake: &dyn Lake, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut file = lake.create(path)?;
+        file.write_all(bytes)?;
+        self.commit(path, file)
+    }
+
+    /// Waits until every file handed over is committed; the first failure
+    /// with its path.
+    pub fn finish(mut self) -> Result<(), (String, io::Error)> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), (String, io::Error)> {
+        drop(self.send.take());
+        let mut first = Ok(());
+        for thread in self.threads.drain(..) {
+            let done = thread
+                .join()
+                .unwrap_or_else(|_| Err((String::new(), io::Error::other("a committer panicked"))));
+            if first.is_ok() {
+                first = done;
+            }
+        }
+        first
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
 /// The lake in a local directory.
 #[derive(Debug, Clone)]
 pub struct LocalLake {
@@ -368,6 +452,48 @@ pub fn encode_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn committed_files_are_all_in_place_when_the_committer_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let committer = Committer::new(3);
+        for i in 0..40 {
+            committer
+                .put(
+                    &lake,
+                    &format!("exports/b/{i}.json"),
+                    i.to_string().as_bytes(),
+                )
+                .unwrap();
+        }
+        committer.finish().unwrap();
+        let mut names = lake.list_children("exports/b").unwrap();
+        names.sort();
+        let mut want: Vec<String> = (0..40).map(|i| format!("{i}.json")).collect();
+        want.sort();
+        assert_eq!(names, want, "every file in place, no temporary left");
+        for i in 0..40 {
+            let got = lake.get(&format!("exports/b/{i}.json")).unwrap().unwrap();
+            assert_eq!(got, i.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_commit_that_fails_is_reported_by_finish_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let committer = Committer::new(2);
+        committer.put(&lake, "a/ok.json", b"1").unwrap();
+        let mut doomed = lake.create("b/lost.json").unwrap();
+        doomed.write_all(b"2").unwrap();
+        // Its directory goes before the commit: the rename must fail.
+        fs::remove_dir_all(dir.path().join("b")).unwrap();
+        committer.commit("b/lost.json", doomed).unwrap();
+        let (path, _) = committer.finish().unwrap_err();
+        assert_eq!(path, "b/lost.json");
+        assert_eq!(lake.get("a/ok.json").unwrap().unwrap(), b"1");
+    }
 
     #[test]
     fn temporary_files_of_dead_processes_are_removed_and_live_ones_kept() {
