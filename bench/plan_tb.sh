@@ -66,7 +66,7 @@ PY
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$s3s" --host 127.0.0.1 --port "$port" --access-key test --secret-key test "$root" > "$out/s3s-plan.log" 2>&1 &
 pids=($!)
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$trash"' EXIT
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
        AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.2; done
