@@ -5,10 +5,11 @@
 //! [`ROW_GROUP_BYTES`], or earlier when all buffers together pass
 //! [`BUFFER_BUDGET`] (the largest goes first), so memory stays flat however
 //! many topics a bag has and however long it is. Row groups are encoded
-//! (compressed) on the rayon pool, several at once, while decoding goes on,
-//! and appended to their file in order; at most [`max_in_flight`] are being
-//! encoded at a time. One serial encoder would make zstd on camera frames
-//! the bottleneck of the whole extraction.
+//! (compressed) on the rayon pool, several at once and each field of one
+//! as a task of its own, while decoding goes on, and appended to their
+//! file in order; at most [`max_in_flight`] are being encoded at a time.
+//! One serial encoder would make zstd on camera frames the bottleneck of
+//! the whole extraction.
 //!
 //! A part file is committed only when finished, so each appears whole; a
 //! new part begins after [`PART_BYTES`]. Dropped unfinished, none appears.
