@@ -160,13 +160,22 @@ pub fn items_path(bag_file: &str, run_id: &str) -> String {
     format!("{}/items.json", run_dir(bag_file, run_id))
 }
 
+/// The run's directories: reports and failures of work items, their units.
+fn reports_dir(bag_file: &str, run_id: &str) -> String {
+    format!("{}/reports", run_dir(bag_file, run_id))
+}
+
+fn units_dir(bag_file: &str, run_id: &str) -> String {
+    format!("{}/units", run_dir(bag_file, run_id))
+}
+
 pub fn report_path(bag_file: &str, run_id: &str, item: usize) -> String {
-    format!("{}/reports/{item}.json", run_dir(bag_file, run_id))
+    format!("{}/{item}.json", reports_dir(bag_file, run_id))
 }
 
 /// Where a work item that failed for good says why.
 pub fn failure_path(bag_file: &str, run_id: &str, item: usize) -> String {
-    format!("{}/reports/{item}.failed.json", run_dir(bag_file, run_id))
+    format!("{}/{item}.failed.json", reports_dir(bag_file, run_id))
 }
 
 fn bag_state_path(bag_file: &str, run_id: &str) -> String {
@@ -174,7 +183,7 @@ fn bag_state_path(bag_file: &str, run_id: &str) -> String {
 }
 
 fn units_path(bag_file: &str, run_id: &str, item: usize) -> String {
-    format!("{}/units/{item}.json.zst", run_dir(bag_file, run_id))
+    format!("{}/{item}.json.zst", units_dir(bag_file, run_id))
 }
 
 fn compacted_path(bag_file: &str, run_id: &str) -> String {
@@ -349,9 +358,13 @@ pub fn load_compacted(lake: &dyn Lake, plan: &RunPlan) -> Result<Compacted, Fail
 /// Removes the run's state, and what killed workers were writing of it
 /// (their temporary files).
 pub fn remove_run(lake: &dyn Lake, plan: &RunPlan) -> std::io::Result<()> {
-    let dir = run_dir(&plan.bag_file, &plan.run_id);
-    for sub in ["", "/reports", "/units"] {
-        lake.remove_dead_temps(&format!("{dir}{sub}"))?;
+    let (bag, run) = (plan.bag_file.as_str(), plan.run_id.as_str());
+    for dir in [
+        run_dir(bag, run),
+        reports_dir(bag, run),
+        units_dir(bag, run),
+    ] {
+        lake.remove_dead_temps(&dir)?;
     }
     for k in 0..plan.items.len() {
         lake.delete(&report_path(&plan.bag_file, &plan.run_id, k))?;
