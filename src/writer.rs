@@ -254,7 +254,6 @@ struct Job {
     seq: u64,
     result: Receiver<(usize, Encoded)>,
     parts: Vec<Option<Vec<ArrowColumnChunk>>>,
-    missing: usize,
 }
 
 impl Job {
@@ -265,8 +264,8 @@ impl Job {
         (i, encoded): (usize, Encoded),
     ) -> io::Result<Option<Vec<ArrowColumnChunk>>> {
         self.parts[i] = Some(encoded.map_err(io::Error::other)?);
-        self.missing -= 1;
-        Ok((self.missing == 0).then(|| self.parts.drain(..).flatten().flatten().collect()))
+        let done = self.parts.iter().all(Option::is_some);
+        Ok(done.then(|| self.parts.drain(..).flatten().flatten().collect()))
     }
 
     /// The row group's chunks if every part has arrived, without waiting.
@@ -576,7 +575,7 @@ fn spawn_encoders(
             vec![(0, counts.len(), writers)]
         };
     let (send, result) = sync_channel(fields.len());
-    let missing = fields.len();
+    let parts = (0..fields.len()).map(|_| None).collect();
     for (part, (first, n, writers)) in fields.into_iter().enumerate() {
         let send = send.clone();
         let schema = schema.clone();
@@ -589,12 +588,7 @@ fn spawn_encoders(
             let _ = send.send((part, encode_fields(writers, fields, &columns)));
         });
     }
-    Job {
-        seq,
-        result,
-        parts: (0..missing).map(|_| None).collect(),
-        missing,
-    }
+    Job { seq, result, parts }
 }
 
 /// Encodes `fields`, given each batch's columns of them, with their
