@@ -19,7 +19,10 @@
 # comparing ROS 2's extraction speed (messages/s) with ROS1's.
 #
 # Per bag: the floor; the extract stage (s, MB/s, messages/s) and its ratio
-# to the floor (with issue 15's target for the JPEG and structured bags); on
+# to the floor (with issue 15's target for the JPEG and structured bags);
+# the disk write floor (bench/write_floor.py: the lake's table bytes
+# written with O_DIRECT and fsynced, no CPU spent on them) and extraction's
+# ratio to floor + that; on
 # the raw camera bags, zstd level 1 compressing the frames alone on every
 # core (bench/zstd_frames.py) and extraction's ratio to floor + that; the whole `bagpipe run` (default config: the [export] clips,
 # labels and report on) with peak RSS; warnings; the lake's size; what the
@@ -44,6 +47,7 @@
 #
 # Usage: bench/extract.sh [SIZE_GB ...]      (camera bags; default: 1)
 #   BENCH_STRUCTURED_GB=0.2  size of the structured bag (0 skips it)
+#   BENCH_CAMERA=0           skips the camera bags (raw and JPEG)
 #   BENCH_JPEG=0             skips the JPEG camera bags
 #   BENCH_ROS2=0             skips the ROS 2 MCAP bags
 #   BENCH_PYTHON=0           skips the rosbags+pyarrow comparison
@@ -59,6 +63,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1)
+[ "${BENCH_CAMERA:-1}" != 0 ] || sizes=()
 ros2=${BENCH_ROS2:-1}
 
 peak_rss_mib() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
@@ -193,6 +198,14 @@ bench_bag() {
     structured_*) target=" (target: within 3.5x, at least 2000k messages/s)" ;;
   esac
   echo "extract / floor: $(awk -v a="$t" -v b="$floor" 'BEGIN {printf "%.2f", a/b}')x$target"
+  # The disk's part: writing the tables' bytes durably, no CPU spent on
+  # them (bench/write_floor.py); what a bag of incompressible frames
+  # cannot go below whatever the extraction does.
+  local wline ws
+  wline=$(python3 bench/write_floor.py "$out" "$(du -sb "$out/lake/topics" | cut -f1)")
+  ws=$(echo "$wline" | awk '{print $7}')
+  echo "$wline"
+  echo "extract / (floor + disk write floor): $(awk -v a="$t" -v f="$floor" -v w="$ws" 'BEGIN {printf "%.2f", a/(f+w)}')x"
   # Raw frames: the floor plus zstd compressing the same frame bytes alone,
   # on every core (bench/zstd_frames.py), is what extraction is held to.
   if [[ "$(basename "$bag")" == camera_[0-9]* ]]; then
