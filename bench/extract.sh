@@ -115,10 +115,12 @@ printf '[export]\nclips = false\nlabels = false\nreport = false\n' > "$out/no_ex
 # has BENCH_EXPORT_RUNS runs (default 3), each into a fresh lake; prints
 # every pair, then what the exports cost on the medians. Timings on this
 # machine swing by a third from run to run (its disk and its memory), so
-# one pair says little. Uses bench_bag's $bytes.
+# one pair says little. Uses bench_bag's $bytes; leaves every run's
+# extract stage (with exports and without) in $extract_all.
 bench_exports() {
   local bag=$1 runs=${BENCH_EXPORT_RUNS:-3} i
   local with=() without=() extract=() exp_s=()
+  extract_all=()
   with+=("$(elapsed_s "$out/run.time")"); extract+=("$(stage_s extract)"); exp_s+=("$(stage_s export)")
   local clips=0 clip_bytes=0
   if [ -d "$out/lake/exports" ]; then  # no scenes, no exports/
@@ -128,6 +130,7 @@ bench_exports() {
   for ((i = 1; i <= runs; i++)); do
     timed_run noexp "$out/lake_noexports" extract "$bag" --config "$out/no_exports.toml"
     without+=("$(elapsed_s "$out/noexp.time")")
+    extract_all+=("$(stage_s extract "$out/noexp.log")")
     [ "$i" -lt "$runs" ] || break
     timed_run again "$out/lake_again" export "$bag"
     with+=("$(elapsed_s "$out/again.time")")
@@ -138,6 +141,7 @@ bench_exports() {
     printf "exports pair %d: run with exports %.2f s (extract stage %.2f s, export stage %.2f s), without %.2f s\n" \
       $((i + 1)) "${with[$i]}" "${extract[$i]}" "${exp_s[$i]}" "${without[$i]}"
   done
+  extract_all+=("${extract[@]}")
   local mw mo me mx
   mw=$(median "${with[@]}"); mo=$(median "${without[@]}"); me=$(median "${extract[@]}"); mx=$(median "${exp_s[@]}")
   awk -v n="$clips" -v cb="$clip_bytes" -v a="$mw" -v b="$mo" -v t="$me" -v x="$mx" -v bytes="$bytes" -v r="$runs" 'BEGIN {
@@ -224,7 +228,20 @@ for line in open(sys.argv[1]):
         print(w["S"])' "$out/lake/dynamodb/bags.jsonl"; grep -E ' (WARN|ERROR) ' "$out/run.log" || true)
   [ -z "$warnings" ] || echo "bagpipe warnings: $(echo "$warnings" | wc -l), the first: $(echo "$warnings" | head -n 1 | cut -c1-300)"
   echo "lake size: $(du -sh "$out/lake/topics" | cut -f1)"
-  [ "${BENCH_EXPORTS:-1}" = 0 ] || bench_exports "$bag"
+  if [ "${BENCH_EXPORTS:-1}" != 0 ]; then
+    bench_exports "$bag"
+    # The extract stage over all of the bag's runs: one run says little
+    # on this machine (see bench_exports).
+    local me lo hi
+    me=$(median "${extract_all[@]}")
+    lo=$(printf '%s\n' "${extract_all[@]}" | sort -g | head -n 1)
+    hi=$(printf '%s\n' "${extract_all[@]}" | sort -g | tail -n 1)
+    echo "bagpipe extract stage over ${#extract_all[@]} runs: median $(printf %.2f "$me") s (min $(printf %.2f "$lo"), max $(printf %.2f "$hi")), $(rate "$msgs" "$me") messages/s at the median, median / floor $(awk -v a="$me" -v b="$floor" 'BEGIN {printf "%.2f", a/b}')x"
+    if [ -n "${zs:-}" ]; then
+      echo "median extract / (floor + zstd of the frames): $(awk -v a="$me" -v f="$floor" -v z="$zs" 'BEGIN {printf "%.2f", a/(f+z)}')x (target: within 1.5x)"
+    fi
+    echo "median extract / (floor + disk write floor): $(awk -v a="$me" -v f="$floor" -v w="$ws" 'BEGIN {printf "%.2f", a/(f+w)}')x"
+  fi
 
   # The later stages, timed inside the same run, against DuckDB resampling
   # the same topic tables with ASOF JOIN (bench/sync.sql).
