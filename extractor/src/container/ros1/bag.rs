@@ -282,9 +282,23 @@ pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> 
     };
     let mut connections = Vec::new();
     let mut messages = Vec::new();
-    let mut iter = records::records(&data, 0);
-    while let Some(record) = iter.next() {
-        let record = record.map_err(|e| in_chunk_error(chunk.offset, e))?;
+    let mut pos = 0;
+    while pos < data.len() {
+        // The common case, a message data record, the quick way; any
+        // other record, or one that is not well formed, in full.
+        if let Some((conn, time_ns, range, next)) = records::quick_message(&data, pos) {
+            messages.push(MessageRef {
+                conn,
+                time_ns,
+                range,
+                offset: chunk.offset,
+            });
+            pos = next;
+            continue;
+        }
+        let (record, next) =
+            records::read_record(&data, pos, 0).map_err(|e| in_chunk_error(chunk.offset, e))?;
+        pos = next;
         match record
             .header
             .op()
@@ -300,8 +314,7 @@ pub fn read_chunk(src: &dyn ReadAt, chunk: &ChunkInfo) -> Result<ChunkContents> 
                 let (conn, time_ns) = records::parse_message_header(&record.header)
                     .map_err(|e| in_chunk_error(chunk.offset, e))?;
                 // The data is the last part of the record, which ends where the next begins.
-                let end = iter.position();
-                let range = end - record.data.len()..end;
+                let range = next - record.data.len()..next;
                 messages.push(MessageRef {
                     conn,
                     time_ns,
