@@ -7,7 +7,10 @@
 //! (`<len><fields><len><data>`) to exactly the bytes it was read from; after
 //! an error the iterator stops; every error names an offset inside the
 //! input; the typed parsers (connection, chunk, chunk info, bag header,
-//! message header) never panic, and what they accept agrees with the header.
+//! message header) never panic, and what they accept agrees with the header;
+//! the quick reader of message records (`records::quick_message`) accepts
+//! only records the full reader reads as message data, with the same
+//! connection, time, data and end.
 
 use extractor::container::ros1::records::{
     self, OP_BAG_HEADER, OP_CHUNK, OP_CHUNK_INFO, OP_CONNECTION, OP_MSG_DATA,
@@ -20,15 +23,39 @@ const BASE: u64 = 1_000_000;
 pub fn check(input: &[u8]) {
     let mut iter = records::records(input, BASE);
     let mut expected_start = 0usize;
-    while let Some(item) = iter.next() {
+    loop {
+        let quick = records::quick_message(input, iter.position());
+        let Some(item) = iter.next() else { break };
         let record = match item {
             Ok(record) => record,
             Err(e) => {
                 assert_names_offset_inside(&e.to_string(), input.len());
                 assert!(iter.next().is_none(), "the iterator goes on after an error");
+                assert_eq!(
+                    quick, None,
+                    "the quick reader took a record the full one refuses"
+                );
                 return;
             }
         };
+        if let Some((conn, time, data, next)) = quick {
+            assert_eq!(
+                record.header.op().ok(),
+                Some(OP_MSG_DATA),
+                "quick read of another op"
+            );
+            assert_eq!(
+                records::parse_message_header(&record.header).ok(),
+                Some((conn, time)),
+                "the quick reader's connection and time differ"
+            );
+            assert_eq!(&input[data], record.data, "the quick reader's data differ");
+            assert_eq!(
+                next,
+                iter.position(),
+                "the quick reader's next record differs"
+            );
+        }
         let start = usize::try_from(record.offset - BASE).unwrap();
         assert_eq!(start, expected_start, "records are read back to back");
         let end = iter.position();
