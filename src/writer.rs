@@ -278,9 +278,7 @@ impl Job {
                     }
                 }
                 Err(TryRecvError::Empty) => return Ok(None),
-                Err(TryRecvError::Disconnected) => {
-                    return Err(io::Error::other("a row group encoder stopped"));
-                }
+                Err(TryRecvError::Disconnected) => return Err(encoder_stopped()),
             }
         }
     }
@@ -289,7 +287,6 @@ impl Job {
     /// meanwhile (the encoders may be queued behind it; blocking could
     /// deadlock a small pool).
     fn wait(&mut self) -> io::Result<Vec<ArrowColumnChunk>> {
-        let stopped = || io::Error::other("a row group encoder stopped");
         loop {
             if let Some(done) = self.try_done()? {
                 return Ok(done);
@@ -300,11 +297,11 @@ impl Job {
                     match self.result.recv_timeout(Duration::from_millis(1)) {
                         Ok(part) => part,
                         Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return Err(stopped()),
+                        Err(RecvTimeoutError::Disconnected) => return Err(encoder_stopped()),
                     }
                 }
                 // Not on a pool thread: the pool runs the encoders.
-                None => self.result.recv().map_err(|_| stopped())?,
+                None => self.result.recv().map_err(|_| encoder_stopped())?,
             };
             if let Some(done) = self.take(part)? {
                 return Ok(done);
@@ -313,10 +310,17 @@ impl Job {
     }
 }
 
+/// The error of a row group whose encoding task went away unfinished.
+fn encoder_stopped() -> io::Error {
+    io::Error::other("a row group encoder stopped")
+}
+
 /// An open part file.
 struct OpenFile {
     writer: SerializedFileWriter<Box<dyn LakeFile>>,
     factory: ArrowRowGroupWriterFactory,
+    /// Parquet leaf columns per top-level field, in order.
+    field_leaves: Vec<usize>,
     row_groups: usize,
     in_flight: VecDeque<Job>,
 }
@@ -443,7 +447,7 @@ impl<'a> PartitionWriter<'a> {
             .create_column_writers(file.row_groups)
             .map_err(io::Error::other)?;
         file.row_groups += 1;
-        let job = spawn_encoders(seq, writers, &t.schema, &batches);
+        let job = spawn_encoders(seq, writers, &file.field_leaves, &t.schema, &batches);
         file.in_flight.push_back(job);
         self.in_flight += 1;
         self.collect_done(table)?;
@@ -489,9 +493,14 @@ impl<'a> PartitionWriter<'a> {
             SerializedFileWriter::new(sink, parquet_schema.root_schema_ptr(), t.props.clone())
                 .map_err(io::Error::other)?;
         let factory = ArrowRowGroupWriterFactory::new(&writer, t.schema.clone());
+        let mut field_leaves = vec![0; t.schema.fields().len()];
+        for leaf in 0..parquet_schema.num_columns() {
+            field_leaves[parquet_schema.get_column_root_idx(leaf)] += 1;
+        }
         t.file = Some(OpenFile {
             writer,
             factory,
+            field_leaves,
             row_groups: 0,
             in_flight: VecDeque::new(),
         });
@@ -551,80 +560,47 @@ impl<'a> PartitionWriter<'a> {
 /// task per row group left a core idle for the last 0.1 s of a 1.2 s
 /// structured work item). The tasks never wait on anything: a task that
 /// blocked inside the pool could wait on work queued behind itself.
+/// `field_leaves` is the number of the writers (Parquet leaf columns, in
+/// order) that each top-level field has.
 fn spawn_encoders(
     seq: u64,
     writers: Vec<ArrowColumnWriter>,
+    field_leaves: &[usize],
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Job {
-    let counts: Vec<usize> = schema
-        .fields()
-        .iter()
-        .map(|f| leaf_count(f.data_type()))
-        .collect();
-    let fields: Vec<(usize, usize, Vec<ArrowColumnWriter>)> =
-        if counts.iter().sum::<usize>() == writers.len() {
-            let mut rest = writers.into_iter();
-            counts
-                .iter()
-                .enumerate()
-                .map(|(i, &n)| (i, 1, rest.by_ref().take(n).collect()))
-                .collect()
-        } else {
-            // A shape this count does not know: one task for all fields.
-            vec![(0, counts.len(), writers)]
-        };
-    let (send, result) = sync_channel(fields.len());
-    let parts = (0..fields.len()).map(|_| None).collect();
-    for (part, (first, n, writers)) in fields.into_iter().enumerate() {
+    let (send, result) = sync_channel(field_leaves.len());
+    let parts = (0..field_leaves.len()).map(|_| None).collect();
+    let mut rest = writers.into_iter();
+    for (i, &n) in field_leaves.iter().enumerate() {
+        let writers: Vec<ArrowColumnWriter> = rest.by_ref().take(n).collect();
         let send = send.clone();
-        let schema = schema.clone();
-        let columns: Vec<Vec<ArrayRef>> = batches
-            .iter()
-            .map(|b| b.columns()[first..first + n].to_vec())
-            .collect();
+        let field = schema.fields()[i].clone();
+        let columns: Vec<ArrayRef> = batches.iter().map(|b| b.column(i).clone()).collect();
         rayon::spawn(move || {
-            let fields = &schema.fields()[first..first + n];
-            let _ = send.send((part, encode_fields(writers, fields, &columns)));
+            let _ = send.send((i, encode_field(writers, &field, &columns)));
         });
     }
     Job { seq, result, parts }
 }
 
-/// Encodes `fields`, given each batch's columns of them, with their
+/// Encodes one top-level field, given its column in each batch, with its
 /// leaves' writers, in order.
-fn encode_fields(
+fn encode_field(
     mut writers: Vec<ArrowColumnWriter>,
-    fields: &[arrow_schema::FieldRef],
-    batches: &[Vec<ArrayRef>],
+    field: &arrow_schema::FieldRef,
+    columns: &[ArrayRef],
 ) -> Encoded {
-    for columns in batches {
+    for column in columns {
         let mut leaves = writers.iter_mut();
-        for (field, column) in fields.iter().zip(columns) {
-            for leaf in compute_leaves(field, column)? {
-                leaves
-                    .next()
-                    .expect("one column writer per leaf")
-                    .write(&leaf)?;
-            }
+        for leaf in compute_leaves(field, column)? {
+            leaves
+                .next()
+                .expect("one column writer per leaf")
+                .write(&leaf)?;
         }
     }
     writers.into_iter().map(ArrowColumnWriter::close).collect()
-}
-
-/// Parquet leaf columns of an Arrow type.
-fn leaf_count(data_type: &arrow_schema::DataType) -> usize {
-    use arrow_schema::DataType;
-    match data_type {
-        DataType::Struct(fields) => fields.iter().map(|f| leaf_count(f.data_type())).sum(),
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::FixedSizeList(f, _)
-        | DataType::ListView(f)
-        | DataType::LargeListView(f)
-        | DataType::Map(f, _) => leaf_count(f.data_type()),
-        _ => 1,
-    }
 }
 
 fn append(
@@ -1150,14 +1126,6 @@ mod tests {
                 false,
             ),
         ]));
-        let leaves = ArrowSchemaConverter::new().convert(&schema).unwrap();
-        let counted: usize = schema
-            .fields()
-            .iter()
-            .map(|f| leaf_count(f.data_type()))
-            .sum();
-        assert_eq!(counted, leaves.columns().len());
-        assert_eq!(counted, 6);
 
         let make = |start: i64, rows: usize| {
             let t: Vec<i64> = (start..start + rows as i64).collect();
@@ -1204,6 +1172,10 @@ mod tests {
             PartitionWriter::new(&lake, vec![("t/n/bag_file=b".to_string(), schema.clone())]);
         w.write_batch(0, written[0].clone()).unwrap();
         w.dispatch(0).unwrap(); // a row group of one batch, then one of two
+        // Each top-level field's task gets exactly its leaves' writers:
+        // log_time_ns, header (seq, frame_id), points (x, y), covariance.
+        let open = w.tables[0].file.as_ref().unwrap();
+        assert_eq!(open.field_leaves, [1, 2, 2, 1]);
         for b in &written[1..] {
             w.write_batch(0, b.clone()).unwrap();
         }
