@@ -7,7 +7,10 @@ handed back or never used).
 
 A sample goes to the phase of the nearest frame (from the leaf up) that
 names one; the patterns are the functions of bagpipe and of the crates it
-calls (lz4_flex, parquet, zstd).
+calls (lz4_flex, parquet, zstd). perf cannot unwind out of some of libc's
+string routines and of some kernel entry points; such a sample, a lone
+leaf, goes to one of two rows of its own (libc's copies, fills and
+compares; the kernel) rather than to "other".
 """
 import collections
 import re
@@ -26,6 +29,9 @@ PHASES = [
     ("ordering and batching", r"extract::|Merger|consume"),
 ]
 ZEROING = re.compile(r"clear_page|folio_zero")
+LIBC_MEM = re.compile(r"^__(memcpy|memmove|memset|memcmp)")
+UNWOUND_LIBC = "memcpy, memset, memcmp (caller not unwound)"
+UNWOUND_KERNEL = "kernel: faults, TLB (caller not unwound)"
 
 
 def main() -> None:
@@ -44,6 +50,11 @@ def main() -> None:
             if hit:
                 found = hit
                 break
+        else:
+            if LIBC_MEM.search(names[0]):
+                found = UNWOUND_LIBC
+            elif "kernel.kallsyms" in lines[0]:
+                found = UNWOUND_KERNEL
         phase[found] += 1
         if ZEROING.search(names[0]):
             zeroing[found] += 1
