@@ -8,9 +8,10 @@ handed back or never used).
 A sample goes to the phase of the nearest frame (from the leaf up) that
 names one; the patterns are the functions of bagpipe and of the crates it
 calls (lz4_flex, parquet, zstd). perf cannot unwind out of some of libc's
-string routines and of some kernel entry points; such a sample, a lone
-leaf, goes to one of two rows of its own (libc's copies, fills and
-compares; the kernel) rather than to "other".
+string routines and of some kernel entry points; a sample none of whose
+frames names a phase goes, by its leaf, to one of two rows of its own
+(libc's copies, fills and compares; the kernel, here mostly page faults
+and TLB flushes) rather than to "other".
 """
 import collections
 import re
