@@ -740,7 +740,7 @@ impl ClipsWriter<'_> {
             return Ok(());
         }
         let window = &self.windows[w];
-        let file = self.lake.create(&window.path)?;
+        let file = self.lake.create_large(&window.path)?;
         let mut clip = ClipWriter::new(file, self.profile, &generator(), self.ids)?;
         clip.write_metadata("bagpipe.scene", &window.metadata)?;
         let mut latched = ChunkBuilder::new();

@@ -30,6 +30,12 @@ pub trait Lake: Send + Sync {
     fn url(&self, path: &str) -> String;
     /// Starts writing `path`; it appears on commit, replacing any old file.
     fn create(&self, path: &str) -> io::Result<Box<dyn LakeFile>>;
+    /// [`Lake::create`] for a large file the run writes once and does not
+    /// read back (a scene clip): a local lake writes it around the page
+    /// cache where the filesystem allows. By default, `create`.
+    fn create_large(&self, path: &str) -> io::Result<Box<dyn LakeFile>> {
+        self.create(path)
+    }
     /// Writes `bytes` to `path` only if nothing is there; `false` if
     /// something was (a conditional create, so concurrent runs agree).
     fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool>;
@@ -169,6 +175,25 @@ impl LocalLake {
     /// The directory of the lake.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// `open` of a new temporary name beside `target`, and that name. If
+    /// its directory went away since it was made, it is made again.
+    fn with_temp<T>(
+        &self,
+        target: &Path,
+        open: impl Fn(&Path) -> io::Result<T>,
+    ) -> io::Result<(PathBuf, T)> {
+        let temp = temp_path(target, &self.made)?;
+        match open(&temp) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.made.lock().expect("directory cache").clear();
+                let temp = temp_path(target, &self.made)?;
+                let opened = open(&temp)?;
+                Ok((temp, opened))
+            }
+            other => Ok((temp, other?)),
+        }
     }
 
     fn path(&self, path: &str) -> PathBuf {
@@ -341,16 +366,7 @@ impl Lake for LocalLake {
 
     fn create(&self, path: &str) -> io::Result<Box<dyn LakeFile>> {
         let target = self.path(path);
-        let mut temp = temp_path(&target, &self.made)?;
-        let file = match fs::File::create(&temp) {
-            // The directory went away since it was made: make it again.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.made.lock().expect("directory cache").clear();
-                temp = temp_path(&target, &self.made)?;
-                fs::File::create(&temp)?
-            }
-            other => other?,
-        };
+        let (temp, file) = self.with_temp(&target, |temp| fs::File::create(temp))?;
         Ok(Box::new(LocalFile {
             temp,
             target,
@@ -359,6 +375,22 @@ impl Lake for LocalLake {
             flushed: 0,
             handed: None,
         }))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn create_large(&self, path: &str) -> io::Result<Box<dyn LakeFile>> {
+        let target = self.path(path);
+        let (temp, direct) = self.with_temp(&target, |temp| {
+            super::direct::DirectFile::create(temp.to_path_buf(), target.clone())
+        })?;
+        match direct {
+            Some(file) => Ok(Box::new(file)),
+            None => {
+                // The filesystem refuses O_DIRECT: the ordinary way.
+                let _ = fs::remove_file(&temp);
+                self.create(path)
+            }
+        }
     }
 
     fn put_if_absent(&self, path: &str, bytes: &[u8]) -> io::Result<bool> {
@@ -522,6 +554,40 @@ mod tests {
         let got = lake.get("exports/b/big.mcap").unwrap().unwrap();
         assert_eq!(got.len(), bytes.len());
         assert!(got == bytes, "the file reads back as written");
+    }
+
+    #[test]
+    fn large_files_are_committed_whole_and_uncommitted_ones_leave_nothing() {
+        // Written around the page cache where the filesystem allows: a file
+        // of several blocks and a tail, in pieces that straddle the blocks;
+        // one smaller than a block; one empty; one dropped unfinished.
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::new(dir.path()).unwrap();
+        let block = 4 << 20;
+        for (name, size) in [
+            ("big.mcap", 3 * block + 4_097),
+            ("blocks.mcap", 2 * block),
+            ("small.mcap", 100_000),
+            ("empty.mcap", 0),
+        ] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            let mut file = lake.create_large(&format!("exports/b/{name}")).unwrap();
+            for piece in bytes.chunks(777_777) {
+                file.write_all(piece).unwrap();
+            }
+            file.commit().unwrap();
+            let got = lake.get(&format!("exports/b/{name}")).unwrap().unwrap();
+            assert_eq!(got.len(), bytes.len(), "{name}");
+            assert!(got == bytes, "{name} reads back as written");
+        }
+        let mut lost = lake.create_large("exports/b/lost.mcap").unwrap();
+        lost.write_all(&vec![7; block + 1]).unwrap();
+        drop(lost);
+        assert_eq!(
+            lake.list_children("exports/b").unwrap(),
+            ["big.mcap", "blocks.mcap", "empty.mcap", "small.mcap"],
+            "no temporary file left, nothing of the dropped one"
+        );
     }
 
     #[test]

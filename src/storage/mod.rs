@@ -15,6 +15,8 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod catalog;
+#[cfg(target_os = "linux")]
+mod direct;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 #[cfg(feature = "aws")]
