@@ -107,7 +107,6 @@ pub fn export_scenes(
     let lake = input.lake.as_ref();
     let cfg = input.cfg;
     let mut out = Exported::default();
-    let mut written: Vec<String> = Vec::new();
     // Clips, labels and scenarios are committed (fsynced, renamed) off the
     // threads that make them; all are in place before stale ones go.
     let committer = Committer::new(COMMITTERS);
@@ -119,131 +118,39 @@ pub fn export_scenes(
         Some(t) if cfg.report || cfg.openscenario => read_gps(input.lake, t)?,
         _ => Vec::new(),
     };
-    let pad = cfg.clip_pad_ms.saturating_mul(1_000_000);
-    let window = |r: &SceneRecord| {
-        let start = u64::try_from(r.start_time_ns).unwrap_or(0);
-        let end = u64::try_from(r.end_time_ns).unwrap_or(0);
-        (start.saturating_sub(pad), end.saturating_add(pad))
-    };
-
-    if cfg.clips && !found.records.is_empty() {
-        let channels = clip_channels(input.bag, input.definitions, &cfg.clip_topics, warnings);
-        let windows: Vec<ClipWindow> = found
-            .records
-            .iter()
-            .map(|r| {
-                let (lo, hi) = window(r);
-                ClipWindow {
-                    path: export_path(input.bag_file, &r.scene_id, CLIP_EXT),
-                    lo,
-                    hi,
-                    metadata: BTreeMap::from([
-                        ("scene_id".to_string(), r.scene_id.clone()),
-                        (
-                            "scene_type".to_string(),
-                            crate::stages::PERSON_IN_LANE.to_string(),
-                        ),
-                        ("start_time_ns".to_string(), r.start_time_ns.to_string()),
-                        ("end_time_ns".to_string(), r.end_time_ns.to_string()),
-                        (
-                            "num_people_in_scene_start".to_string(),
-                            r.num_people_in_scene_start.to_string(),
-                        ),
-                        (
-                            "max_people_in_lane".to_string(),
-                            r.max_people_in_lane.to_string(),
-                        ),
-                    ]),
-                }
-            })
-            .collect();
-        let stats = cut_clips(lake, input.bag, &channels, &windows, &committer)?;
-        for ((record, w), s) in found.records.iter_mut().zip(&windows).zip(stats) {
-            record.clip_url = Some(lake.url(&w.path));
-            out.clip_bytes += s.bytes;
-            written.push(w.path.clone());
+    // The report's camera frames are grabbed while the files are made: a
+    // thread of their own takes scenes in turn, then every core helps with
+    // what is left.
+    let camera = input
+        .tables
+        .iter()
+        .filter(|t| t.first_type)
+        .find(|t| is_type(&t.datatype, "Image") || is_type(&t.datatype, "CompressedImage"));
+    let grabs = camera
+        .filter(|_| cfg.report)
+        .map(|t| FrameGrabs::new(input.bag, t, &found.records));
+    let files = std::thread::scope(|scope| {
+        if let Some(g) = &grabs {
+            scope.spawn(|| g.help());
         }
-    }
-
-    if cfg.labels
-        && let Some(detections) = &found.detections
-    {
-        for record in &mut found.records {
-            let ticks = label::scene_ticks(detections, record.start_time_ns, record.end_time_ns);
-            let speed = input
-                .synced
-                .batch
-                .as_ref()
-                .and_then(|s| label::speed_range(s, record.start_time_ns, record.end_time_ns));
-            let doc = label::label(&label::LabelInput {
-                scene_id: record.scene_id.clone(),
-                clip_file: record
-                    .clip_url
-                    .as_ref()
-                    .map(|_| format!("{}{CLIP_EXT}", record.scene_id)),
-                detections_topic: input.scenes.detections.topic.clone(),
-                ticks,
-                speed_range: speed.as_ref().map(|(r, _)| *r),
-                speed_source: speed.map(|(_, s)| s),
-                generator: generator(),
-            });
-            let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
-            put(&committer, lake, &path, doc.as_bytes())?;
-            record.label_url = Some(lake.url(&path));
-            written.push(path);
-        }
-    }
-
-    let mut scenarios: HashMap<String, String> = HashMap::new();
-    if cfg.openscenario && !found.records.is_empty() {
-        let mut without = 0;
-        for record in &found.records {
-            let (lo, hi) = window(record);
-            let window: Vec<(i64, f64, f64, f64)> = fixes
-                .iter()
-                .filter(|f| (lo as i64..hi as i64).contains(&f.0))
-                .copied()
-                .collect();
-            let text = xosc::scenario(&xosc::ScenarioInput {
-                scene_id: record.scene_id.clone(),
-                clip_start_ns: lo as i64,
-                clip_end_ns: hi as i64,
-                scene_start_ns: record.start_time_ns,
-                scene_end_ns: record.end_time_ns,
-                gps_topic: gps_table.map(|t| t.topic.clone()).unwrap_or_default(),
-                fixes: window,
-            });
-            match text {
-                Some(text) => {
-                    let path = export_path(input.bag_file, &record.scene_id, SCENARIO_EXT);
-                    put(&committer, lake, &path, text.as_bytes())?;
-                    scenarios.insert(record.scene_id.clone(), path.clone());
-                    written.push(path);
-                }
-                None => without += 1,
+        let made = make_scene_files(input, found, &committer, gps_table, &fixes, warnings);
+        if let Some(g) = &grabs {
+            match made {
+                Ok(_) => (0..rayon::current_num_threads())
+                    .into_par_iter()
+                    .for_each(|_| g.help()),
+                Err(_) => g.stop(),
             }
         }
-        if without > 0 {
-            warnings.push(match gps_table {
-                None => format!(
-                    "no scenario skeleton for {without} scene(s): the bag has no sensor_msgs/NavSatFix topic extracted"
-                ),
-                Some(t) => format!(
-                    "no scenario skeleton for {without} scene(s): fewer than two fixes of {} in the scene's window",
-                    t.topic
-                ),
-            });
-        }
-    }
+        made
+    })?;
+    out.clip_bytes = files.clip_bytes;
+    let written = files.written;
+    let scenarios = files.scenarios;
 
     // What only the report needs: the camera frame and the lanes and
     // boxes at each scene's start.
     if cfg.report {
-        let camera = input
-            .tables
-            .iter()
-            .filter(|t| t.first_type)
-            .find(|t| is_type(&t.datatype, "Image") || is_type(&t.datatype, "CompressedImage"));
         out.camera_topic = camera.map(|t| t.topic.clone());
         let reader = match (&input.synced.batch, &found.columns) {
             (Some(sync), Some((det, lanes))) => {
@@ -255,17 +162,10 @@ pub fn export_scenes(
             .as_ref()
             .map(|r| (0..r.len()).map(|i| (r.time_ns(i), i)).collect())
             .unwrap_or_default();
-        // Each scene's frame (read, decoded, scaled, encoded again), one
-        // scene per core.
-        let grabbed: Vec<Option<Result<Frame, String>>> = match camera {
-            Some(t) => found
-                .records
-                .par_iter()
-                .map(|r| grab_frame(input.bag, t, r.start_time_ns))
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut grabbed = grabbed.into_iter();
+        let mut grabbed = grabs
+            .map(FrameGrabs::finish)
+            .unwrap_or_default()
+            .into_iter();
         for record in &found.records {
             let (frame, frame_note) = match camera {
                 None => (None, Some("no camera topic: the bag has no sensor_msgs Image or CompressedImage topic extracted".to_string())),
@@ -316,6 +216,151 @@ pub fn export_scenes(
         .map_err(|(path, e)| Failure::io(format_args!("writing {}", lake.url(&path)), &e))?;
     remove_stale_exports(lake, input.bag_file, &written)?;
     Ok(out)
+}
+
+/// What [`make_scene_files`] wrote.
+#[derive(Default)]
+struct SceneFiles {
+    /// Every file's path under `exports/<bag_file>/`.
+    written: Vec<String>,
+    /// Each scene's scenario skeleton, by scene id.
+    scenarios: HashMap<String, String>,
+    /// Bytes of clips.
+    clip_bytes: u64,
+}
+
+/// Writes the scenes' clips, labels and scenario skeletons as the
+/// configuration asks, handing each to `committer`, and sets the records'
+/// URLs.
+fn make_scene_files(
+    input: &ExportInput<'_>,
+    found: &mut Found,
+    committer: &Committer,
+    gps_table: Option<&ExtractedTable>,
+    fixes: &[(i64, f64, f64, f64)],
+    warnings: &mut Vec<String>,
+) -> Result<SceneFiles, Failure> {
+    let lake = input.lake.as_ref();
+    let cfg = input.cfg;
+    let mut files = SceneFiles::default();
+    let pad = cfg.clip_pad_ms.saturating_mul(1_000_000);
+    let window = |r: &SceneRecord| {
+        let start = u64::try_from(r.start_time_ns).unwrap_or(0);
+        let end = u64::try_from(r.end_time_ns).unwrap_or(0);
+        (start.saturating_sub(pad), end.saturating_add(pad))
+    };
+
+    if cfg.clips && !found.records.is_empty() {
+        let channels = clip_channels(input.bag, input.definitions, &cfg.clip_topics, warnings);
+        let windows: Vec<ClipWindow> = found
+            .records
+            .iter()
+            .map(|r| {
+                let (lo, hi) = window(r);
+                ClipWindow {
+                    path: export_path(input.bag_file, &r.scene_id, CLIP_EXT),
+                    lo,
+                    hi,
+                    metadata: BTreeMap::from([
+                        ("scene_id".to_string(), r.scene_id.clone()),
+                        (
+                            "scene_type".to_string(),
+                            crate::stages::PERSON_IN_LANE.to_string(),
+                        ),
+                        ("start_time_ns".to_string(), r.start_time_ns.to_string()),
+                        ("end_time_ns".to_string(), r.end_time_ns.to_string()),
+                        (
+                            "num_people_in_scene_start".to_string(),
+                            r.num_people_in_scene_start.to_string(),
+                        ),
+                        (
+                            "max_people_in_lane".to_string(),
+                            r.max_people_in_lane.to_string(),
+                        ),
+                    ]),
+                }
+            })
+            .collect();
+        let stats = cut_clips(lake, input.bag, &channels, &windows, committer)?;
+        for ((record, w), s) in found.records.iter_mut().zip(&windows).zip(stats) {
+            record.clip_url = Some(lake.url(&w.path));
+            files.clip_bytes += s.bytes;
+            files.written.push(w.path.clone());
+        }
+    }
+
+    if cfg.labels
+        && let Some(detections) = &found.detections
+    {
+        for record in &mut found.records {
+            let ticks = label::scene_ticks(detections, record.start_time_ns, record.end_time_ns);
+            let speed = input
+                .synced
+                .batch
+                .as_ref()
+                .and_then(|s| label::speed_range(s, record.start_time_ns, record.end_time_ns));
+            let doc = label::label(&label::LabelInput {
+                scene_id: record.scene_id.clone(),
+                clip_file: record
+                    .clip_url
+                    .as_ref()
+                    .map(|_| format!("{}{CLIP_EXT}", record.scene_id)),
+                detections_topic: input.scenes.detections.topic.clone(),
+                ticks,
+                speed_range: speed.as_ref().map(|(r, _)| *r),
+                speed_source: speed.map(|(_, s)| s),
+                generator: generator(),
+            });
+            let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
+            put(committer, lake, &path, doc.as_bytes())?;
+            record.label_url = Some(lake.url(&path));
+            files.written.push(path);
+        }
+    }
+
+    if cfg.openscenario && !found.records.is_empty() {
+        let mut without = 0;
+        for record in &found.records {
+            let (lo, hi) = window(record);
+            let window: Vec<(i64, f64, f64, f64)> = fixes
+                .iter()
+                .filter(|f| (lo as i64..hi as i64).contains(&f.0))
+                .copied()
+                .collect();
+            let text = xosc::scenario(&xosc::ScenarioInput {
+                scene_id: record.scene_id.clone(),
+                clip_start_ns: lo as i64,
+                clip_end_ns: hi as i64,
+                scene_start_ns: record.start_time_ns,
+                scene_end_ns: record.end_time_ns,
+                gps_topic: gps_table.map(|t| t.topic.clone()).unwrap_or_default(),
+                fixes: window,
+            });
+            match text {
+                Some(text) => {
+                    let path = export_path(input.bag_file, &record.scene_id, SCENARIO_EXT);
+                    put(committer, lake, &path, text.as_bytes())?;
+                    files
+                        .scenarios
+                        .insert(record.scene_id.clone(), path.clone());
+                    files.written.push(path);
+                }
+                None => without += 1,
+            }
+        }
+        if without > 0 {
+            warnings.push(match gps_table {
+                None => format!(
+                    "no scenario skeleton for {without} scene(s): the bag has no sensor_msgs/NavSatFix topic extracted"
+                ),
+                Some(t) => format!(
+                    "no scenario skeleton for {without} scene(s): fewer than two fixes of {} in the scene's window",
+                    t.topic
+                ),
+            });
+        }
+    }
+    Ok(files)
 }
 
 /// Removes every file under `exports/<bag_file>/` but `keep`.
@@ -895,6 +940,55 @@ fn latest_in_units<T>(
         }
     }
     best
+}
+
+/// The report's camera frames, one per scene (read, decoded, scaled,
+/// encoded again), taken in turn by whichever threads [`FrameGrabs::help`]:
+/// cutting clips of JPEG frames (stored as they are) leaves a core half
+/// idle, which a thread grabbing frames meanwhile fills.
+struct FrameGrabs<'a> {
+    bag: &'a Bag,
+    camera: &'a ExtractedTable,
+    starts: Vec<i64>,
+    /// The next scene to take.
+    next: AtomicUsize,
+    frames: Vec<std::sync::OnceLock<Option<Result<Frame, String>>>>,
+}
+
+impl<'a> FrameGrabs<'a> {
+    fn new(bag: &'a Bag, camera: &'a ExtractedTable, records: &[SceneRecord]) -> FrameGrabs<'a> {
+        FrameGrabs {
+            bag,
+            camera,
+            starts: records.iter().map(|r| r.start_time_ns).collect(),
+            next: AtomicUsize::new(0),
+            frames: records.iter().map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// Grabs scenes' frames until none is left.
+    fn help(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&start) = self.starts.get(i) else {
+                return;
+            };
+            let _ = self.frames[i].set(grab_frame(self.bag, self.camera, start));
+        }
+    }
+
+    /// Leaves the frames not taken yet (the export failed).
+    fn stop(&self) {
+        self.next.store(self.starts.len(), Ordering::Relaxed);
+    }
+
+    /// Each scene's frame, in order (`None`: none near its start).
+    fn finish(self) -> Vec<Option<Result<Frame, String>>> {
+        self.frames
+            .into_iter()
+            .map(|f| f.into_inner().flatten())
+            .collect()
+    }
 }
 
 /// The camera frame of a scene: the latest message of the camera table's

@@ -266,9 +266,9 @@ struct LocalFile {
 /// has not touched lately costs a fault in the host when written into.
 /// Writing 745 MiB into a file took 0.9-1.6 s of system time with its
 /// pages kept, 0.2-0.3 s with its ranges dropped (bench/write_ranges.py);
-/// the camera bag's export stage (its clips) fell from 2.1-2.3 s to
-/// 1.5-1.6 s.
-/// Files of under two ranges (every table of a small bag, most structured
+/// the camera bag's export stage fell from 2.1-2.3 s to 1.5-1.6 s when its
+/// clips were written this way (they now go around the page cache, see
+/// [`Lake::create_large`]). Files of under two ranges (every table of a small bag, most structured
 /// tables) stay cached whole for the stages that read them back.
 const WRITE_BACK_BYTES: u64 = 8 << 20;
 
