@@ -292,27 +292,37 @@ fn make_scene_files(
     if cfg.labels
         && let Some(detections) = &found.detections
     {
-        for record in &mut found.records {
-            let ticks = label::scene_ticks(detections, record.start_time_ns, record.end_time_ns);
-            let speed = input
-                .synced
-                .batch
-                .as_ref()
-                .and_then(|s| label::speed_range(s, record.start_time_ns, record.end_time_ns));
-            let doc = label::label(&label::LabelInput {
-                scene_id: record.scene_id.clone(),
-                clip_file: record
-                    .clip_url
-                    .as_ref()
-                    .map(|_| format!("{}{CLIP_EXT}", record.scene_id)),
-                detections_topic: input.scenes.detections.topic.clone(),
-                ticks,
-                speed_range: speed.as_ref().map(|(r, _)| *r),
-                speed_source: speed.map(|(_, s)| s),
-                generator: generator(),
-            });
-            let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
-            put(committer, lake, &path, doc.as_bytes())?;
+        // One scene per core: a bag of thousands of scenes spent a second
+        // on them on one core.
+        let made: Vec<Result<String, Failure>> = found
+            .records
+            .par_iter()
+            .map(|record| {
+                let ticks =
+                    label::scene_ticks(detections, record.start_time_ns, record.end_time_ns);
+                let speed =
+                    input.synced.batch.as_ref().and_then(|s| {
+                        label::speed_range(s, record.start_time_ns, record.end_time_ns)
+                    });
+                let doc = label::label(&label::LabelInput {
+                    scene_id: record.scene_id.clone(),
+                    clip_file: record
+                        .clip_url
+                        .as_ref()
+                        .map(|_| format!("{}{CLIP_EXT}", record.scene_id)),
+                    detections_topic: input.scenes.detections.topic.clone(),
+                    ticks,
+                    speed_range: speed.as_ref().map(|(r, _)| *r),
+                    speed_source: speed.map(|(_, s)| s),
+                    generator: generator(),
+                });
+                let path = export_path(input.bag_file, &record.scene_id, LABEL_EXT);
+                put(committer, lake, &path, doc.as_bytes())?;
+                Ok(path)
+            })
+            .collect();
+        for (record, path) in found.records.iter_mut().zip(made) {
+            let path = path?;
             record.label_url = Some(lake.url(&path));
             files.written.push(path);
         }
