@@ -292,8 +292,8 @@ fn make_scene_files(
     if cfg.labels
         && let Some(detections) = &found.detections
     {
-        // One scene per core: a bag of thousands of scenes spent a second
-        // on them on one core.
+        // One scene per core (the structured bench bag's 2,175 labels:
+        // export stage 1.44-1.71 s on one core, 1.31-1.49 s on two).
         let made: Vec<Result<String, Failure>> = found
             .records
             .par_iter()

@@ -35,11 +35,12 @@ use rustix::fs::OFlags;
 
 /// Bytes written per `O_DIRECT` write, and the size below which a file is
 /// written the ordinary way.
-pub const BLOCK: usize = 4 << 20;
+pub const BLOCK: usize = 2 << 20;
 
-/// Aligned blocks per file: one being filled, one being written, one
-/// waiting.
-const BUFFERS: usize = 3;
+/// Aligned blocks per file: one being filled while the other is written.
+/// With the block's size this is what an open clip holds (4 MiB); a bag
+/// of dense scenes has a few dozen clips open at once.
+const BUFFERS: usize = 2;
 
 /// Alignment of the blocks, the writes' lengths and their offsets: the
 /// largest logical block size of common disks.
@@ -53,11 +54,11 @@ struct Block {
 
 /// Blocks no file is using, kept for the next files: a bag's clips come
 /// one after another, and a block taken again is neither zeroed nor
-/// faulted in again (64 clips of JPEG frames, three blocks each, made
-/// 768 MiB of fresh zeroed memory without it).
+/// faulted in again (64 clips of JPEG frames, three 4 MiB blocks each,
+/// made 768 MiB of fresh zeroed memory without it).
 static SPARE: std::sync::Mutex<Vec<Block>> = std::sync::Mutex::new(Vec::new());
 
-/// Spare blocks kept at most (64 MiB).
+/// Spare blocks kept at most (32 MiB).
 const SPARE_MAX: usize = 16;
 
 impl Block {

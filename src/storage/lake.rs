@@ -563,7 +563,7 @@ mod tests {
         // one smaller than a block; one empty; one dropped unfinished.
         let dir = tempfile::tempdir().unwrap();
         let lake = LocalLake::new(dir.path()).unwrap();
-        let block = 4 << 20;
+        let block = 2 << 20;
         for (name, size) in [
             ("big.mcap", 3 * block + 4_097),
             ("blocks.mcap", 2 * block),
